@@ -1,0 +1,177 @@
+"""The three model builders and the input block they share.
+
+Every model takes (48, 48, 1) raw pixel values 0..255 and returns 7 softmax
+probabilities in FER-2013 order. Augmentation, scaling, grayscale-to-RGB,
+resizing and ImageNet normalisation are layers inside the model, so a saved
+model needs no preprocessing code to be used.
+"""
+import os
+
+import keras
+from keras import layers
+
+from ferkit import INPUT_SHAPE, NUM_CLASSES, InputError
+
+VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (filters, convolutions)
+VGG16_HEAD_UNITS = 512
+# GoogLeNet's modules: name, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection.
+INCEPTION_STAGES = (
+    (("3a", 64, 96, 128, 16, 32, 32), ("3b", 128, 128, 192, 32, 96, 64)),
+    (
+        ("4a", 192, 96, 208, 16, 48, 64),
+        ("4b", 160, 112, 224, 24, 64, 64),
+        ("4c", 128, 128, 256, 24, 64, 64),
+        ("4d", 112, 144, 288, 32, 64, 64),
+        ("4e", 256, 160, 320, 32, 128, 128),
+    ),
+    (("5a", 256, 160, 320, 32, 128, 128), ("5b", 384, 192, 384, 48, 128, 128)),
+)
+IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)  # keras.applications.vgg16 "caffe" mode
+TRANSFER_HEAD_UNITS = 512
+TRANSFER_FINE_TUNE_BLOCKS = ("block5",)
+
+
+def scaled(filters, width):
+    return max(1, round(filters * width))
+
+
+def augmentation(x):
+    """Training-time augmentation; every layer is the identity at inference."""
+    x = layers.RandomFlip("horizontal", name="aug_flip")(x)
+    x = layers.RandomRotation(0.03, fill_mode="nearest", name="aug_rotate")(x)  # about +-10 degrees
+    x = layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", name="aug_shift")(x)
+    x = layers.RandomZoom(0.1, fill_mode="nearest", name="aug_zoom")(x)
+    return layers.RandomErasing(factor=0.5, value_range=(0, 255), name="aug_erase")(x)
+
+
+def conv_bn_relu(x, filters, kernel_size, name, strides=1):
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def dense_bn_relu(x, units, name):
+    x = layers.Dense(units, use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def classifier(x, dropout):
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    return layers.Dense(NUM_CLASSES, activation="softmax", name="predictions")(x)
+
+
+def build_vgg16(width=1.0, dropout=0.5):
+    """VGG-16: 13 convolutions in 5 blocks, each followed by batch normalisation."""
+    check_width(width)
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1 / 255, name="scale")(augmentation(inputs))
+    for block, (filters, convolutions) in enumerate(VGG16_BLOCKS, start=1):
+        for conv in range(1, convolutions + 1):
+            x = conv_bn_relu(x, scaled(filters, width), 3, name=f"block{block}_conv{conv}")
+        x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = dense_bn_relu(x, scaled(VGG16_HEAD_UNITS, width), name="fc1")
+    x = layers.Dropout(dropout, name="fc1_dropout")(x)
+    x = dense_bn_relu(x, scaled(VGG16_HEAD_UNITS, width), name="fc2")
+    return keras.Model(inputs, classifier(x, dropout), name="vgg16")
+
+
+def inception_module(x, spec, width):
+    name, *filters = spec
+    ones, reduce3, threes, reduce5, fives, pool_proj = (scaled(f, width) for f in filters)
+    branch1 = conv_bn_relu(x, ones, 1, name=f"inception{name}_1x1")
+    branch3 = conv_bn_relu(x, reduce3, 1, name=f"inception{name}_3x3_reduce")
+    branch3 = conv_bn_relu(branch3, threes, 3, name=f"inception{name}_3x3")
+    branch5 = conv_bn_relu(x, reduce5, 1, name=f"inception{name}_5x5_reduce")
+    branch5 = conv_bn_relu(branch5, fives, 5, name=f"inception{name}_5x5")
+    pool = layers.MaxPooling2D(3, strides=1, padding="same", name=f"inception{name}_pool")(x)
+    pool = conv_bn_relu(pool, pool_proj, 1, name=f"inception{name}_pool_proj")
+    return layers.Concatenate(name=f"inception{name}")([branch1, branch3, branch5, pool])
+
+
+def build_inception(width=1.0, dropout=0.4):
+    """Inception-v1 (GoogLeNet) with modules 3a to 5b; the stem downsamples 48 to 24, not 224 to 28."""
+    check_width(width)
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1 / 255, name="scale")(augmentation(inputs))
+    x = conv_bn_relu(x, scaled(64, width), 3, name="stem_conv1")
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    x = conv_bn_relu(x, scaled(64, width), 1, name="stem_conv2_reduce")
+    x = conv_bn_relu(x, scaled(192, width), 3, name="stem_conv2")
+    for stage, modules in enumerate(INCEPTION_STAGES):
+        if stage > 0:
+            x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"stage{stage + 3}_pool")(x)
+        for spec in modules:
+            x = inception_module(x, spec, width)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(inputs, classifier(x, dropout), name="inception_v1")
+
+
+def build_vgg16_transfer(base_weights, image_size=48, head_width=1.0, dropout=0.5):
+    """keras.applications.VGG16 without its top on the grayscale face made RGB.
+
+    base_weights: "imagenet" (downloaded once into ~/.keras/models), None, or
+    the path of a weights file for VGG16(include_top=False).
+    """
+    check_width(head_width)
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(image_size, image_size, 3))
+    if base_weights is not None:
+        load_base_weights(base, base_weights)
+    base.trainable = False
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = augmentation(inputs)
+    if image_size != INPUT_SHAPE[0]:
+        x = layers.Resizing(image_size, image_size, name="resize")(x)
+    x = layers.Concatenate(name="gray_to_rgb")([x, x, x])
+    # Gray has R = G = B, so the BGR order VGG16 expects needs no flip, only its means.
+    x = layers.Normalization(mean=IMAGENET_BGR_MEAN, variance=(1.0, 1.0, 1.0), name="imagenet_norm")(x)
+    x = base(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = dense_bn_relu(x, scaled(TRANSFER_HEAD_UNITS, head_width), name="fc1")
+    return keras.Model(inputs, classifier(x, dropout), name="vgg16_transfer")
+
+
+def load_base_weights(base, weights):
+    if weights == "imagenet":
+        try:
+            path = keras.utils.get_file(
+                "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+                "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                cache_subdir="models",
+                file_hash="6d6bbae143d832006294945121d1f1fc",
+            )
+        except Exception as error:  # get_file raises bare Exception subclasses of many kinds
+            raise InputError(
+                f"could not get the ImageNet VGG-16 weights ({error}). Without internet, copy "
+                "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 into ~/.keras/models/, "
+                "or pass --weights PATH, or --weights none."
+            ) from None
+    else:
+        path = weights
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: no such weights file.")
+    try:
+        base.load_weights(path)
+    except Exception as error:
+        raise InputError(f"{path}: not VGG-16 (include_top=False) weights ({error}).") from None
+
+
+def set_fine_tuning(model, blocks=TRANSFER_FINE_TUNE_BLOCKS):
+    """Unfreezes the top convolution blocks of the transfer model's VGG-16 base."""
+    base = model.get_layer("vgg16")
+    base.trainable = True
+    for layer in base.layers:
+        layer.trainable = layer.name.startswith(blocks)
+
+
+def check_width(width):
+    if not 0 < width <= 4:
+        raise InputError(f"--width must be in (0, 4], got {width}.")
+
+
+def count_parameters(model):
+    trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
+    total = sum(int(keras.ops.size(w)) for w in model.weights)
+    return total, trainable

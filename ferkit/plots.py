@@ -1,0 +1,63 @@
+"""PNG pictures of training curves and evaluation results."""
+import matplotlib
+
+matplotlib.use("Agg")  # no screen needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ferkit import CLASS_NAMES  # noqa: E402
+
+
+def plot_history(history, path):
+    """history: dict of per-epoch lists with epoch, loss, accuracy, val_loss, val_accuracy."""
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
+        axes.plot(history["epoch"], history[metric], label="train")
+        axes.plot(history["epoch"], history[f"val_{metric}"], label="validation")
+        axes.set_xlabel("epoch")
+        axes.set_title(metric)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_confusion_matrix(matrix, path, title):
+    """Counts on the left, each row divided by its total on the right."""
+    matrix = np.asarray(matrix)
+    normalised = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axes_pair = plt.subplots(1, 2, figsize=(15, 6.2))
+    for axes, values, subtitle, fmt in (
+        (axes_pair[0], matrix, "counts", "d"),
+        (axes_pair[1], normalised, "share of each true class", ".2f"),
+    ):
+        image = axes.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+        for (row, column), value in np.ndenumerate(values):
+            colour = "white" if normalised[row, column] > 0.5 else "black"
+            axes.text(column, row, format(value, fmt), ha="center", va="center", color=colour, fontsize=9)
+        axes.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES, rotation=45, ha="right")
+        axes.set_yticks(range(len(CLASS_NAMES)), CLASS_NAMES)
+        axes.set_xlabel("predicted")
+        axes.set_ylabel("true")
+        axes.set_title(subtitle)
+    figure.colorbar(image, ax=axes_pair, fraction=0.025)
+    figure.suptitle(title)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+
+def plot_class_scores(precision, recall, f1, path, title):
+    positions = np.arange(len(CLASS_NAMES))
+    figure, axes = plt.subplots(figsize=(10, 4.5))
+    for offset, (name, values) in zip((-0.27, 0, 0.27), (("precision", precision), ("recall", recall), ("F1", f1))):
+        bars = axes.bar(positions + offset, values, width=0.27, label=name)
+        axes.bar_label(bars, fmt="%.2f", fontsize=7)
+    axes.set_xticks(positions, CLASS_NAMES)
+    axes.set_ylim(0, 1.05)
+    axes.set_title(title)
+    axes.legend(loc="lower right")
+    axes.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,226 @@
+"""The fit loop shared by the training scripts: flags, callbacks, resuming, saving."""
+import argparse
+import csv
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+import tempfile
+
+import keras
+import numpy as np
+
+from ferkit import NUM_CLASSES, InputError, cli, data, plots
+
+HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+@dataclasses.dataclass
+class Phase:
+    """A run of epochs with one set of trainable layers and a starting learning rate."""
+
+    epochs: int
+    learning_rate: float
+    prepare: object = None  # called with the model before the phase compiles it
+
+
+def training_parser(description, model_number, width_help="width multiplier: 1.0 is the full network"):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", type=pathlib.Path, default=data.default_data_path(),
+                        help="FER-2013 CSV, plain or .gz (default: data/fer2013.csv if present, else data/train.csv)")
+    parser.add_argument("--epochs", type=cli.positive_int, default=100, help="most epochs to train (default: 100)")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=64, help="images per step (default: 64)")
+    parser.add_argument("--lr", type=cli.positive_float, default=0.01,
+                        help="SGD (Nesterov) learning rate (default: 0.01)")
+    parser.add_argument("--width", type=cli.positive_float, default=1.0, help=f"{width_help} (default: 1.0)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    parser.add_argument("--patience", type=cli.positive_int, default=12,
+                        help="stop after this many epochs without a better validation accuracy; "
+                             "the learning rate halves after half as many (default: 12)")
+    parser.add_argument("--output", type=pathlib.Path, default=data.PROJECT_DIR / "models" / f"model_{model_number}.h5",
+                        help=f"where to save the best model (default: models/model_{model_number}.h5)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from its last finished epoch")
+    parser.add_argument("--skip-bad-rows", action="store_true", help="drop malformed CSV rows instead of stopping")
+    return parser
+
+
+def resume_paths(output):
+    return output.with_name(output.stem + ".resume.keras"), output.with_name(output.stem + ".resume.json")
+
+
+def side_paths(output):
+    """The per-epoch history CSV and its training-curve PNG, beside the model."""
+    return output.with_name(output.stem + ".history.csv"), output.with_name(output.stem + ".history.png")
+
+
+def train(build_model, args, phases=None):
+    """Trains build_model() on args.data, keeping the best model on validation accuracy at args.output."""
+    phases = phases or [Phase(args.epochs, args.lr)]
+    output = pathlib.Path(args.output)
+    if output.suffix != ".h5":
+        raise InputError(f"--output must end in .h5, got {output}.")
+    train_set, val_set = data.load_splits(args.data, skip_bad_rows=args.skip_bad_rows)
+    print(f"{args.data}: {len(train_set)} training and {len(val_set)} validation faces")
+    keras.utils.set_random_seed(args.seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint, state_path = resume_paths(output)
+    if args.resume:
+        model, state = load_resume_point(checkpoint, state_path)
+    else:
+        model, state = build_model(), {"epoch": 0, "best": -1.0, "best_epoch": 0, "wait": 0}
+    recorder = EpochRecorder(output, state, args.patience)
+    inputs = (as_model_input(train_set.images), keras.utils.to_categorical(train_set.labels, NUM_CLASSES))
+    validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
+
+    end = 0
+    for phase in phases:
+        start, end = end, end + phase.epochs
+        if state["epoch"] >= end or recorder.stopped:
+            continue
+        resuming_inside_phase = args.resume and state["epoch"] > start and model.optimizer is not None
+        if not resuming_inside_phase:
+            if phase.prepare:
+                phase.prepare(model)
+            compile_model(model, phase.learning_rate)
+        model.fit(*inputs, batch_size=args.batch_size, epochs=end, initial_epoch=state["epoch"],
+                  validation_data=validation, callbacks=[recorder], verbose=1)
+        if recorder.stopped:
+            print(f"stopped early: no better validation accuracy in {args.patience} epochs")
+
+    print(f"best validation accuracy {state['best']:.4f} at epoch {state['best_epoch']}; saved {output}")
+    return state
+
+
+def compile_model(model, learning_rate):
+    optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+def as_model_input(images):
+    return images[..., np.newaxis].astype("float32")
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """After each epoch: history CSV and PNG, the best model, learning-rate and stopping
+    decisions, and a resume point. Kept in one callback so that the resume point
+    holds every piece of state that decides the rest of the run."""
+
+    def __init__(self, output, state, patience):
+        super().__init__()
+        self.output = output
+        self.state = state
+        self.patience = patience
+        self.lr_patience = max(1, patience // 2)
+        self.history_csv, self.history_png = side_paths(output)
+        self.history = read_history(self.history_csv, state["epoch"])
+        self.stopped = state.get("stopped", False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        row = {"epoch": epoch + 1, "learning_rate": learning_rate}
+        row.update({name: float(logs[name]) for name in HISTORY_FIELDS[1:-1]})
+        self.history.append(row)
+        write_history(self.history, self.history_csv, self.history_png)
+
+        state = self.state
+        state["epoch"] = epoch + 1
+        if row["val_accuracy"] > state["best"]:
+            state.update(best=row["val_accuracy"], best_epoch=epoch + 1, wait=0)
+            save_model(self.model, self.output)
+        else:
+            state["wait"] += 1
+            if state["wait"] % self.lr_patience == 0:
+                self.model.optimizer.learning_rate.assign(learning_rate / 2)
+            if state["wait"] >= self.patience:
+                state["stopped"] = self.stopped = True
+                self.model.stop_training = True
+        save_resume_point(self.model, state, *resume_paths(self.output))
+
+
+def read_history(path, epochs):
+    if epochs == 0 or not path.is_file():
+        return []
+    with open(path, newline="") as file:
+        rows = [{name: float(value) for name, value in row.items()} for row in csv.DictReader(file)]
+    return [row for row in rows if row["epoch"] <= epochs]
+
+
+def write_history(history, csv_path, png_path):
+    with atomic_path(csv_path) as temporary:
+        with open(temporary, "w", newline="") as file:
+            writer = csv.DictWriter(file, HISTORY_FIELDS)
+            writer.writeheader()
+            writer.writerows(history)
+    columns = {name: [row[name] for row in history] for name in HISTORY_FIELDS}
+    with atomic_path(png_path) as temporary:
+        plots.plot_history(columns, temporary)
+
+
+def save_model(model, path):
+    """Writes an inference-only .h5 model; an interruption never leaves a partial file at path."""
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)  # hides Keras' "HDF5 is legacy" notice: .h5 is this project's format
+    try:
+        with atomic_path(path) as temporary:
+            model.save(temporary, include_optimizer=False)
+    finally:
+        absl_logger.setLevel(level)
+
+
+def save_resume_point(model, state, checkpoint, state_path):
+    with atomic_path(checkpoint) as temporary:
+        model.save(temporary)  # .keras: weights and optimizer state
+    with atomic_path(state_path) as temporary:
+        pathlib.Path(temporary).write_text(json.dumps(state, indent=1))
+
+
+def load_resume_point(checkpoint, state_path):
+    if not (checkpoint.is_file() and state_path.is_file()):
+        raise InputError(f"nothing to resume: {checkpoint} not found. Run without --resume to start training.")
+    try:
+        state = json.loads(state_path.read_text())
+        model = keras.models.load_model(checkpoint)
+    except Exception as error:
+        raise InputError(f"{checkpoint}: cannot resume from it ({error}). Run without --resume.") from None
+    print(f"resuming after epoch {state['epoch']} (best validation accuracy so far {state['best']:.4f})")
+    return model, state
+
+
+class atomic_path:
+    """Context manager giving a temporary path beside `path`, moved onto it on success."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    def __enter__(self):
+        descriptor, self.temporary = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.stem}.partial-", suffix=self.path.suffix
+        )
+        os.close(descriptor)
+        return self.temporary
+
+    def __exit__(self, error_type, error, traceback):
+        if error_type is None:
+            os.chmod(self.temporary, 0o666 & ~current_umask())  # mkstemp makes it private
+            os.replace(self.temporary, self.path)
+        elif os.path.exists(self.temporary):
+            os.remove(self.temporary)
+        return False
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,18 @@
+"""Trains VGG-16 from scratch on FER-2013 and saves the best model to models/model_1.h5.
+
+    python3 train_vgg.py                                  # data/fer2013.csv or data/train.csv
+    python3 train_vgg.py --data ../fer2013.csv.gz --width 0.5 --epochs 60
+    python3 train_vgg.py --resume                         # after an interruption
+"""
+from ferkit import cli, models, training
+
+
+def main():
+    parser = training.training_parser(__doc__.splitlines()[0], model_number=1)
+    parser.add_argument("--dropout", type=float, default=0.5, help="dropout before the dense layers (default: 0.5)")
+    args = parser.parse_args()
+    training.train(lambda: models.build_vgg16(args.width, args.dropout), args)
+
+
+if __name__ == "__main__":
+    cli.run(main)
