@@ -3,6 +3,7 @@
 Two layouts are read, plain or gzip-compressed: the competition's `train.csv`
 (`emotion,pixels`) and the full `fer2013.csv` (`emotion,pixels,Usage`).
 """
+import concurrent.futures
 import dataclasses
 import hashlib
 import os
@@ -118,42 +119,57 @@ def _parse_usage(column):
 def parse_pixels(strings):
     """Parses space-separated pixel strings into an (N, 2304) uint8 array.
 
-    Vectorised over the bytes of all rows at once: a per-row str.split loop
-    is several times slower on the 28,709-row train.csv. Returns the array
-    (bad rows left zero) and {row: problem}.
+    Works on the bytes of many rows at once, in threads (NumPy releases the
+    GIL): a per-row str.split loop is about six times slower. Returns the
+    array, bad rows left zero, and {row: problem}.
     """
+    bounds = np.linspace(0, len(strings), min(len(strings), 4 * (os.cpu_count() or 1)) + 1).astype(int)
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        parts = list(pool.map(lambda start, stop: _parse_rows(strings[start:stop]), bounds[:-1], bounds[1:]))
+    problems = {bounds[index] + row: problem for index, (_, found) in enumerate(parts) for row, problem in found.items()}
+    return np.concatenate([pixels for pixels, _ in parts]), problems
+
+
+def _parse_rows(strings):
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
     row_starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
     text = np.frombuffer("\n".join(strings).encode("ascii", "replace"), dtype=np.uint8)
     digits = text - np.uint8(ord("0"))  # wraps around for non-digits
     is_digit = digits < 10
-    before = np.concatenate([[False], is_digit[:-1]])
-    after = np.concatenate([is_digit[1:], [False]])
-    token_starts = np.flatnonzero(is_digit & ~before)
-    token_lengths = np.flatnonzero(is_digit & ~after) + 1 - token_starts
-    token_rows = np.searchsorted(row_starts, token_starts, side="right") - 1
-
-    values = digits[token_starts].astype(np.int32)
-    for offset in (1, 2):
-        longer = token_lengths > offset
-        values[longer] = values[longer] * 10 + digits[token_starts[longer] + offset]
+    digits = np.where(is_digit, digits, 0).astype(np.uint16)
+    token_ends = is_digit.copy()
+    token_ends[:-1] &= ~is_digit[1:]
+    # The value of a token of up to three digits, read at its last digit.
+    values = digits.copy()
+    values[1:] += digits[:-1] * 10
+    values[2:] += digits[:-2] * 100 * is_digit[1:-1]
+    counts = np.add.reduceat(token_ends, row_starts, dtype=np.int64) if len(text) else np.zeros(len(strings), int)
+    pixel_values = values[token_ends]
 
     problems = {}
-    counts = np.bincount(token_rows, minlength=len(strings))
     for row in np.flatnonzero(counts != NUM_PIXELS):
         problems[row] = f"{counts[row]} pixel values, expected {NUM_PIXELS}"
-    too_big = (token_lengths > 3) | (values > 255)
-    for row in np.unique(token_rows[too_big]):
-        problems[row] = "a pixel value is not in 0..255"
-    stray = np.flatnonzero(~is_digit & (text != ord(" ")) & (text != ord("\n")))
-    for row in np.unique(np.searchsorted(row_starts, stray, side="right") - 1):
-        problems[row] = "pixels hold characters other than digits and spaces"
+    four_digits = is_digit[3:] & is_digit[2:-1] & is_digit[1:-2] & is_digit[:-3]
+    if pixel_values.max(initial=0) > 255 or four_digits.any():
+        too_big = token_ends & (values > 255)
+        too_big[3:] |= four_digits
+        problems.update(dict.fromkeys(_rows_with(too_big, row_starts), "a pixel value is not in 0..255"))
+    stray = ~is_digit & (text != ord(" ")) & (text != ord("\n"))
+    if stray.any():
+        problems.update(dict.fromkeys(_rows_with(stray, row_starts), "pixels hold characters other than digits and spaces"))
 
-    good = np.ones(len(strings), dtype=bool)
-    good[list(problems)] = False
     pixels = np.zeros((len(strings), NUM_PIXELS), dtype=np.uint8)
-    pixels[good] = values[good[token_rows]].reshape(-1, NUM_PIXELS)
+    if problems:
+        good = np.ones(len(strings), dtype=bool)
+        good[list(problems)] = False
+        pixels[good] = pixel_values[np.repeat(good, counts)].reshape(-1, NUM_PIXELS)
+    else:
+        pixels[:] = pixel_values.reshape(-1, NUM_PIXELS)
     return pixels, problems
+
+
+def _rows_with(byte_mask, row_starts):
+    return np.flatnonzero(np.add.reduceat(byte_mask, row_starts, dtype=np.int64))
 
 
 def _describe_problems(path, problems):

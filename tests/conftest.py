@@ -1,0 +1,66 @@
+import gzip
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from ferkit import CLASS_NAMES  # noqa: E402
+
+
+def synthetic_faces(num_rows, seed=0):
+    """Random 48x48 faces with labels cycling through the seven classes."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(num_rows, 48, 48), dtype=np.uint8)
+    labels = np.arange(num_rows) % len(CLASS_NAMES)
+    return images, labels
+
+
+def write_csv(path, images, labels, usage=None, compress=False):
+    header = "emotion,pixels" + (",Usage" if usage is not None else "")
+    lines = [header]
+    for row, (image, label) in enumerate(zip(images, labels)):
+        line = f"{label},{' '.join(map(str, image.ravel()))}"
+        lines.append(line + (f",{usage[row]}" if usage is not None else ""))
+    text = "\n".join(lines) + "\n"
+    path = pathlib.Path(path)
+    if compress:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def train_csv(tmp_path):
+    """A train.csv-layout file of 140 rows."""
+    return write_csv(tmp_path / "train.csv", *synthetic_faces(140))
+
+
+@pytest.fixture
+def fer2013_csv(tmp_path):
+    """A fer2013.csv-layout file: 70 Training, 35 PublicTest and 35 PrivateTest rows."""
+    images, labels = synthetic_faces(140, seed=1)
+    usage = ["Training"] * 70 + ["PublicTest"] * 35 + ["PrivateTest"] * 35
+    return write_csv(tmp_path / "fer2013.csv", images, labels, usage)
+
+
+def run_script(*args, cwd=PROJECT_DIR):
+    """Runs a project script as a user would; returns the CompletedProcess."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def assert_clean_error(result, *fragments):
+    """Exit code 2, one 'error:' line naming what is wrong, no traceback."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in error_lines[0], error_lines[0]
