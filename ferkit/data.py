@@ -253,3 +253,14 @@ def load_splits(path, skip_bad_rows=False):
         if len(indices[split]) == 0:
             raise InputError(f"{path}: no rows for the {split} split (Usage Training and PublicTest are both needed).")
     return dataset.subset(indices["train"]), dataset.subset(indices["val"])
+
+
+def select_usage(dataset, usage):
+    """The rows of one split by its Usage name (on a file without Usage: the seeded
+    split of the same role), or every row for "all"."""
+    if usage == "all":
+        return dataset
+    rows = split_indices(dataset)[SPLITS[USAGES.index(usage)]]
+    if len(rows) == 0:
+        raise InputError(f"{dataset.path}: no {usage} rows. Pick others with --usage (PublicTest, Training or all).")
+    return dataset.subset(rows)

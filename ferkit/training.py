@@ -11,7 +11,7 @@ import tempfile
 import keras
 import numpy as np
 
-from ferkit import NUM_CLASSES, InputError, cli, data, plots
+from ferkit import NUM_CLASSES, InputError, cli, data, models, plots
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
@@ -34,6 +34,9 @@ def training_parser(description, model_number, width_help="width multiplier: 1.0
     parser.add_argument("--lr", type=cli.positive_float, default=0.01,
                         help="SGD (Nesterov) learning rate (default: 0.01)")
     parser.add_argument("--width", type=cli.positive_float, default=1.0, help=f"{width_help} (default: 1.0)")
+    parser.add_argument("--augment", choices=models.AUGMENTATIONS, default="full",
+                        help="training-time augmentation: full (flip, shift, rotation, zoom, erasing), "
+                             "light (flip, shift) or none (default: full)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     parser.add_argument("--patience", type=cli.positive_int, default=12,
                         help="stop after this many epochs without a better validation accuracy; "
@@ -153,6 +156,8 @@ def read_history(path, epochs):
         return []
     with open(path, newline="") as file:
         rows = [{name: float(value) for name, value in row.items()} for row in csv.DictReader(file)]
+    for row in rows:
+        row["epoch"] = int(row["epoch"])
     return [row for row in rows if row["epoch"] <= epochs]
 
 

@@ -1,0 +1,125 @@
+"""Loading models, ensembling their predictions, and scoring them."""
+import hashlib
+import pathlib
+import re
+import time
+
+import numpy as np
+
+from ferkit import CLASS_NAMES, INPUT_SHAPE, NUM_CLASSES, InputError
+from ferkit.data import PROJECT_DIR
+
+MODELS_DIR = PROJECT_DIR / "models"
+
+
+def find_models(models_dir=MODELS_DIR):
+    """models/model_*.h5 in numeric order (model_2 before model_10)."""
+    found = pathlib.Path(models_dir).glob("model_*.h5")
+    return sorted(found, key=lambda path: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)])
+
+
+def load_model(path):
+    """Loads a model in safe mode and checks the model contract; raises InputError otherwise."""
+    import keras
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file.")
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # h5py, zipfile and Keras raise many kinds for a bad file
+        raise InputError(f"{path}: not a loadable Keras model ({type(error).__name__}: {error}).") from None
+    expected_input, expected_output = (None, *INPUT_SHAPE), (None, NUM_CLASSES)
+    if tuple(model.input_shape) != expected_input or tuple(model.output_shape) != expected_output:
+        raise InputError(
+            f"{path}: takes {tuple(model.input_shape)} and gives {tuple(model.output_shape)}; "
+            f"a FER-2013 model takes {expected_input} and gives {expected_output}."
+        )
+    return model
+
+
+def load_models(paths):
+    if not paths:
+        raise InputError(
+            f"no models found in {MODELS_DIR}. Train one with 'python3 train_vgg.py', or name them with --models."
+        )
+    return [load_model(path) for path in paths]
+
+
+def predict(model, images, batch_size=256, flip=False, verbose=1):
+    """Softmax outputs for (N, 48, 48) uint8 faces; flip=True mirrors them left to right first."""
+    faces = images[..., np.newaxis].astype("float32")
+    if flip:
+        faces = faces[:, :, ::-1]
+    return model.predict(faces, batch_size=batch_size, verbose=verbose)
+
+
+def predict_all(models, images, batch_size=256, tta=False):
+    """Per model: probabilities (and with tta, averaged with the mirrored faces); plus images/s."""
+    outputs = []
+    start = time.perf_counter()
+    for model in models:
+        plain = predict(model, images, batch_size)
+        mirrored = predict(model, images, batch_size, flip=True) if tta else None
+        outputs.append((plain, mirrored))
+    passes = len(models) * (2 if tta else 1)
+    return outputs, passes * len(images) / (time.perf_counter() - start)
+
+
+def average(probabilities, weights=None):
+    """Weighted mean of a list of (N, 7) probability arrays."""
+    if weights is not None and len(weights) != len(probabilities):
+        raise InputError(f"--weights has {len(weights)} values for {len(probabilities)} models.")
+    return np.average(np.stack(probabilities), axis=0, weights=weights)
+
+
+def score(labels, probabilities):
+    """Accuracy, confusion matrix and per-class scores as plain Python values."""
+    from sklearn import metrics
+
+    predictions = probabilities.argmax(axis=1)
+    classes = list(range(NUM_CLASSES))
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        labels, predictions, labels=classes, zero_division=0
+    )
+    result = {
+        "accuracy": float(metrics.accuracy_score(labels, predictions)),
+        "confusion_matrix": metrics.confusion_matrix(labels, predictions, labels=classes).tolist(),
+        "classes": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(CLASS_NAMES, precision, recall, f1, support)
+        },
+    }
+    for average_kind in ("macro", "weighted"):
+        p, r, f, _ = metrics.precision_recall_fscore_support(
+            labels, predictions, labels=classes, average=average_kind, zero_division=0
+        )
+        result[average_kind] = {"precision": float(p), "recall": float(r), "f1": float(f)}
+    return result
+
+
+def format_confusion_matrix(matrix):
+    width = max(len(name) for name in CLASS_NAMES) + 1
+    lines = ["rows are true labels, columns are predictions", " " * width + "".join(f"{n[:7]:>8}" for n in CLASS_NAMES)]
+    for name, row in zip(CLASS_NAMES, matrix):
+        lines.append(f"{name:<{width}}" + "".join(f"{count:>8}" for count in row))
+    return "\n".join(lines)
+
+
+def format_class_scores(scores):
+    lines = [f"{'':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    for name, values in scores["classes"].items():
+        lines.append(f"{name:<14}{values['precision']:>10.3f}{values['recall']:>10.3f}{values['f1']:>10.3f}{values['support']:>10}")
+    total = sum(values["support"] for values in scores["classes"].values())
+    for average_kind in ("macro", "weighted"):
+        values = scores[average_kind]
+        lines.append(f"{average_kind + ' avg':<14}{values['precision']:>10.3f}{values['recall']:>10.3f}{values['f1']:>10.3f}{total:>10}")
+    return "\n".join(lines)
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,105 @@
+"""Evaluates an ensemble of FER-2013 models: averages their softmax outputs and
+reports accuracy, the confusion matrix, and per-class precision, recall and F1.
+
+    python3 test_ensemble_model.py                         # models/model_*.h5 on the default data
+    python3 test_ensemble_model.py --num-models 2 --tta
+    python3 test_ensemble_model.py --data fer2013.csv --usage PublicTest --models a.h5 b.h5
+"""
+import argparse
+import json
+import pathlib
+
+from ferkit import cli, data, evaluation, plots
+
+SAMPLE_PATH = data.DATA_DIR / "sample.csv"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=pathlib.Path, nargs="+", help="model files (default: models/model_*.h5)")
+    parser.add_argument("--num-models", type=cli.positive_int, help="use only the first N models (default: all)")
+    parser.add_argument("--weights", type=float, nargs="+", help="one weight per model for a weighted average (default: equal)")
+    parser.add_argument("--data", type=pathlib.Path,
+                        help="FER-2013 CSV (default: data/fer2013.csv, else data/train.csv, else the demo data/sample.csv)")
+    parser.add_argument("--usage", choices=(*data.USAGES, "all"),
+                        help="rows to test on (default: PrivateTest, i.e. the held-out test rows; all rows of the sample)")
+    parser.add_argument("--tta", action="store_true", help="also average each model over mirrored faces")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=256, help="faces per prediction batch (default: 256)")
+    parser.add_argument("--report-dir", type=pathlib.Path, default=pathlib.Path("reports"),
+                        help="where the PNGs and report.json go (default: reports/)")
+    parser.add_argument("--skip-bad-rows", action="store_true", help="drop malformed CSV rows instead of stopping")
+    return parser.parse_args()
+
+
+def choose_data(args):
+    """The data file and the rows to use, saying which it is."""
+    path = args.data
+    if path is None:
+        path = data.default_data_path()
+        if not path.is_file() and SAMPLE_PATH.is_file():
+            print(f"no FER-2013 file in {data.DATA_DIR}; using {SAMPLE_PATH}, a small demo sample: "
+                  "its figures say little about the models. " + data.GET_DATA_HELP)
+            return SAMPLE_PATH, args.usage or "all"
+    return path, args.usage or "PrivateTest"
+
+
+def main():
+    args = parse_args()
+    model_paths = args.models or evaluation.find_models()
+    model_paths = model_paths[: args.num_models]
+    models = evaluation.load_models(model_paths)
+    path, usage = choose_data(args)
+    faces = data.select_usage(data.load_dataset(path, skip_bad_rows=args.skip_bad_rows), usage)
+    rows_used = f"{usage} rows" if faces.usage is not None or usage == "all" else f"held-out {usage} split"
+    print(f"{path}: {len(faces)} faces ({rows_used}); {len(models)} model(s)")
+
+    outputs, speed = evaluation.predict_all(models, faces.images, args.batch_size, args.tta)
+    print(f"predicted at {speed:.0f} images/s")
+    report = {
+        "data": str(path),
+        "rows": rows_used,
+        "num_faces": len(faces),
+        "models": [{"path": str(p), "sha256": evaluation.sha256(p)} for p in model_paths],
+        "weights": args.weights,
+    }
+    variants = {"plain": [plain for plain, _ in outputs]}
+    if args.tta:
+        variants["tta"] = [(plain + mirrored) / 2 for plain, mirrored in outputs]
+    for variant, probabilities in variants.items():
+        for entry, model_probabilities in zip(report["models"], probabilities):
+            entry[f"accuracy_{variant}"] = evaluation.score(faces.labels, model_probabilities)["accuracy"]
+        report[f"ensemble_{variant}"] = evaluation.score(faces.labels, evaluation.average(probabilities, args.weights))
+
+    print_report(report, variants)
+    write_report(report, args.report_dir)
+
+
+def print_report(report, variants):
+    for variant in variants:
+        label = "with flip averaging" if variant == "tta" else "plain"
+        print(f"\naccuracy ({label}):")
+        for entry in report["models"]:
+            print(f"  {entry['path']}: {entry[f'accuracy_{variant}']:.4f}")
+        print(f"  ensemble: {report[f'ensemble_{variant}']['accuracy']:.4f}")
+    final = report[f"ensemble_{list(variants)[-1]}"]
+    print(f"\nconfusion matrix of the ensemble{' (flip averaged)' if 'tta' in variants else ''}:")
+    print(evaluation.format_confusion_matrix(final["confusion_matrix"]))
+    print()
+    print(evaluation.format_class_scores(final))
+
+
+def write_report(report, report_dir):
+    report_dir.mkdir(parents=True, exist_ok=True)
+    variant = "tta" if "ensemble_tta" in report else "plain"
+    final = report[f"ensemble_{variant}"]
+    title = f"ensemble of {len(report['models'])} on {report['num_faces']} faces: accuracy {final['accuracy']:.3f}"
+    plots.plot_confusion_matrix(final["confusion_matrix"], report_dir / "confusion_matrix.png", title)
+    classes = final["classes"].values()
+    plots.plot_class_scores([c["precision"] for c in classes], [c["recall"] for c in classes], [c["f1"] for c in classes],
+                            report_dir / "class_scores.png", title)
+    (report_dir / "report.json").write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {report_dir / 'confusion_matrix.png'}, {report_dir / 'class_scores.png'}, {report_dir / 'report.json'}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,111 @@
+"""Every training script end to end on tiny data, as a user runs it."""
+import csv
+
+import numpy as np
+import pytest
+
+from conftest import assert_clean_error, run_script, synthetic_faces, write_csv
+from ferkit import evaluation
+
+TINY = ("--epochs", "1", "--batch-size", "32", "--width", "0.125")
+SCRIPTS = ("train_vgg.py", "train_inception.py", "train_vgg_transfer_learning.py")
+
+
+def history_rows(model_path):
+    with open(model_path.with_name(model_path.stem + ".history.csv")) as file:
+        return list(csv.DictReader(file))
+
+
+def assert_meets_model_contract(model_path):
+    model = evaluation.load_model(model_path)  # safe mode
+    assert model.input_shape == (None, 48, 48, 1)
+    assert model.output_shape == (None, 7)
+    faces = np.random.default_rng(0).integers(0, 256, size=(5, 48, 48, 1)).astype("float32")
+    probabilities = model.predict(faces, verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    assert (probabilities >= 0).all()
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_trains_and_saves_a_model_that_meets_the_contract(script, fer2013_csv, tmp_path):
+    output = tmp_path / "models" / "model.h5"
+    extra = ("--weights", "none") if "transfer" in script else ()
+    result = run_script(script, "--data", fer2013_csv, "--output", output, *TINY, *extra)
+    assert result.returncode == 0, result.stderr
+    assert f"saved {output}" in result.stdout
+    assert_meets_model_contract(output)
+    assert [row["epoch"] for row in history_rows(output)] == ["1"]
+    assert output.with_name("model.history.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path):
+    import keras
+
+    weights = tmp_path / "vgg16_notop.weights.h5"
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(48, 48, 3))
+    base.layers[1].kernel.assign(np.full(base.layers[1].kernel.shape, 0.5, dtype="float32"))
+    base.save_weights(weights)
+    output = tmp_path / "model.h5"
+    result = run_script("train_vgg_transfer_learning.py", "--data", train_csv, "--output", output,
+                        "--weights", weights, "--fine-tune-epochs", "0", *TINY)
+    assert result.returncode == 0, result.stderr
+    first_kernel = evaluation.load_model(output).get_layer("vgg16").layers[1].kernel
+    # Frozen base: the file's weights come through training untouched.
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(first_kernel), 0.5)
+
+
+def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path):
+    output = tmp_path / "model.h5"
+    first = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY)
+    assert first.returncode == 0, first.stderr
+    resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch 1" in resumed.stdout
+    assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
+    assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
+
+
+def test_same_seed_gives_the_same_validation_accuracy(train_csv, tmp_path):
+    accuracies = []
+    for run in ("a", "b"):
+        output = tmp_path / run / "model.h5"
+        result = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--seed", "3")
+        assert result.returncode == 0, result.stderr
+        accuracies.append([row["val_accuracy"] for row in history_rows(output)])
+    assert accuracies[0] == accuracies[1]
+
+
+def test_an_interrupted_save_leaves_the_previous_model_intact(tmp_path):
+    from ferkit import training
+
+    target = tmp_path / "model.h5"
+    target.write_bytes(b"previous model")
+    with pytest.raises(RuntimeError):
+        with training.atomic_path(target) as temporary:
+            open(temporary, "wb").write(b"half a mod")
+            raise RuntimeError("killed mid-write")
+    assert target.read_bytes() == b"previous model"
+    assert [path.name for path in tmp_path.iterdir()] == ["model.h5"]
+
+
+@pytest.mark.parametrize(
+    "arguments, fragments",
+    [
+        (("--data", "{tmp}/nowhere.csv"), ["nowhere.csv: no such file", "Kaggle"]),
+        (("--data", "{bad}"), ["bad.csv", "line 3", "--skip-bad-rows"]),
+        (("--data", "{good}", "--resume"), ["nothing to resume"]),
+        (("--data", "{good}", "--width", "9"), ["--width"]),
+        (("--data", "{good}", "--output", "{tmp}/model.keras"), ["must end in .h5"]),
+    ],
+)
+def test_bad_input_gives_one_clear_error(arguments, fragments, tmp_path):
+    images, labels = synthetic_faces(140)
+    good = write_csv(tmp_path / "good.csv", images, labels)
+    lines = good.read_text().splitlines()
+    lines[2] = "1,1 2 3"
+    (tmp_path / "bad.csv").write_text("\n".join(lines))
+    names = {"tmp": tmp_path, "bad": tmp_path / "bad.csv", "good": good}
+    arguments = [argument.format(**names) for argument in arguments]
+    if "--output" not in arguments:
+        arguments += ["--output", str(tmp_path / "model.h5")]
+    assert_clean_error(run_script("train_vgg.py", *arguments, "--epochs", "1"), *fragments)
