@@ -1,0 +1,158 @@
+"""test_ensemble_model.py on two tiny models built in a temporary folder."""
+import json
+
+import numpy as np
+import pytest
+from sklearn import metrics
+
+from conftest import PROJECT_DIR, assert_clean_error, run_script, synthetic_faces, write_csv
+from ferkit import data, evaluation
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    """Two untrained but different contract-meeting models (training is tested elsewhere)."""
+    import keras
+
+    from ferkit import models
+
+    folder = tmp_path_factory.mktemp("models")
+    paths = []
+    for number, builder in ((1, models.build_vgg16), (2, models.build_inception)):
+        keras.utils.set_random_seed(number)
+        model = builder(width=0.125, augment="none")
+        # Untrained BatchNormalization passes everything through; skew a bias so predictions vary.
+        predictions = model.get_layer("predictions")
+        predictions.bias.assign(np.linspace(-1, 1, 7).astype("float32") * number)
+        path = folder / f"model_{number}.h5"
+        model.save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def faces_csv(tmp_path_factory):
+    images, labels = synthetic_faces(70, seed=5)
+    usage = ["PublicTest"] * 40 + ["PrivateTest"] * 30
+    return write_csv(tmp_path_factory.mktemp("data") / "fer2013.csv", images, labels, usage)
+
+
+def run_report(tmp_path, *arguments):
+    report_dir = tmp_path / "reports"
+    result = run_script("test_ensemble_model.py", *arguments, "--report-dir", report_dir)
+    assert result.returncode == 0, result.stderr
+    return result.stdout, json.loads((report_dir / "report.json").read_text()), report_dir
+
+
+def expected_probabilities(paths, images, weights=None, tta=False):
+    outputs = []
+    for path in paths:
+        model = evaluation.load_model(path)
+        probabilities = evaluation.predict(model, images, verbose=0)
+        if tta:
+            probabilities = (probabilities + evaluation.predict(model, images, flip=True, verbose=0)) / 2
+        outputs.append(probabilities)
+    return np.average(outputs, axis=0, weights=weights)
+
+
+def test_figures_equal_sklearn_on_the_same_predictions(tiny_models, faces_csv, tmp_path):
+    stdout, report, report_dir = run_report(tmp_path, "--models", *tiny_models, "--data", faces_csv)
+    test_rows = data.select_usage(data.load_dataset(faces_csv), "PrivateTest")
+    assert report["num_faces"] == 30
+    predictions = expected_probabilities(tiny_models, test_rows.images).argmax(axis=1)
+    ensemble = report["ensemble_plain"]
+    assert ensemble["accuracy"] == pytest.approx(metrics.accuracy_score(test_rows.labels, predictions))
+    assert ensemble["confusion_matrix"] == metrics.confusion_matrix(test_rows.labels, predictions, labels=range(7)).tolist()
+    macro = metrics.precision_recall_fscore_support(test_rows.labels, predictions, labels=range(7), average="macro", zero_division=0)
+    assert [ensemble["macro"][k] for k in ("precision", "recall", "f1")] == pytest.approx(macro[:3])
+    assert f"ensemble: {ensemble['accuracy']:.4f}" in stdout
+    assert "rows are true labels, columns are predictions" in stdout
+    assert report["models"][0]["sha256"] == evaluation.sha256(tiny_models[0])
+    for picture in ("confusion_matrix.png", "class_scores.png"):
+        from PIL import Image
+
+        with Image.open(report_dir / picture) as image:
+            image.verify()
+            assert image.format == "PNG"
+
+
+def test_a_model_ensembled_with_itself_gives_its_own_predictions(tiny_models, faces_csv, tmp_path):
+    _, alone, _ = run_report(tmp_path / "a", "--models", tiny_models[0], "--data", faces_csv)
+    _, twice, _ = run_report(tmp_path / "b", "--models", tiny_models[0], tiny_models[0], "--data", faces_csv)
+    assert twice["ensemble_plain"] == alone["ensemble_plain"]
+    assert alone["ensemble_plain"]["accuracy"] == alone["models"][0]["accuracy_plain"]
+
+
+def test_num_models_takes_the_first_n(tiny_models, faces_csv, tmp_path):
+    _, report, _ = run_report(tmp_path, "--models", *tiny_models, "--num-models", "1", "--data", faces_csv)
+    assert [entry["path"] for entry in report["models"]] == [str(tiny_models[0])]
+
+
+def test_weights_change_the_average(tiny_models, faces_csv, tmp_path):
+    _, report, _ = run_report(tmp_path, "--models", *tiny_models, "--weights", "1", "0", "--data", faces_csv)
+    # All weight on the first model: the ensemble is that model.
+    assert report["ensemble_plain"]["accuracy"] == report["models"][0]["accuracy_plain"]
+    test_rows = data.select_usage(data.load_dataset(faces_csv), "PrivateTest")
+    predictions = expected_probabilities(tiny_models[:1], test_rows.images).argmax(axis=1)
+    assert report["ensemble_plain"]["confusion_matrix"] == metrics.confusion_matrix(test_rows.labels, predictions, labels=range(7)).tolist()
+
+
+def test_tta_reports_flip_averaged_figures_too(tiny_models, faces_csv, tmp_path):
+    stdout, report, _ = run_report(tmp_path, "--models", *tiny_models, "--tta", "--data", faces_csv)
+    assert "with flip averaging" in stdout
+    test_rows = data.select_usage(data.load_dataset(faces_csv), "PrivateTest")
+    predictions = expected_probabilities(tiny_models, test_rows.images, tta=True).argmax(axis=1)
+    assert report["ensemble_tta"]["accuracy"] == pytest.approx(metrics.accuracy_score(test_rows.labels, predictions))
+    assert "ensemble_plain" in report
+
+
+def test_usage_picks_the_rows(tiny_models, faces_csv, tmp_path):
+    _, report, _ = run_report(tmp_path, "--models", tiny_models[0], "--usage", "PublicTest", "--data", faces_csv)
+    assert report["num_faces"] == 40 and report["rows"] == "PublicTest rows"
+
+
+def test_held_out_rows_of_train_csv_are_those_the_training_scripts_left_out(tiny_models, tmp_path):
+    images, labels = synthetic_faces(140)
+    path = write_csv(tmp_path / "train.csv", images, labels)
+    _, report, _ = run_report(tmp_path, "--models", tiny_models[0], "--data", path)
+    assert report["num_faces"] == len(data.split_indices(data.load_dataset(path))["test"]) == 14
+
+
+def test_bad_model_files_give_one_clear_error(tiny_models, faces_csv, tmp_path):
+    import keras
+
+    not_a_model = tmp_path / "notes.h5"
+    not_a_model.write_text("hello")
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(tiny_models[0].read_bytes()[:5000])
+    inputs = keras.Input((32, 32, 3))
+    wrong_shape = tmp_path / "wrong.h5"
+    keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inputs))).save(wrong_shape)
+    for path, fragment in ((not_a_model, "not a loadable Keras model"), (truncated, "not a loadable Keras model"),
+                           (wrong_shape, "(None, 32, 32, 3)"), (tmp_path / "missing.h5", "no such model file")):
+        result = run_script("test_ensemble_model.py", "--models", path, "--data", faces_csv)
+        assert_clean_error(result, str(path), fragment)
+
+
+def test_no_models_found_says_where_it_looked_and_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluation, "MODELS_DIR", tmp_path)
+    with pytest.raises(Exception, match=f"no models found in {tmp_path}.*train_vgg.py"):
+        evaluation.load_models(evaluation.find_models(tmp_path))
+
+
+def test_data_problems_and_bad_weights(tiny_models, faces_csv, tmp_path):
+    assert_clean_error(run_script("test_ensemble_model.py", "--models", tiny_models[0], "--data", tmp_path / "none.csv"),
+                       "none.csv: no such file")
+    assert_clean_error(run_script("test_ensemble_model.py", "--models", *tiny_models, "--weights", "1", "--data", faces_csv),
+                       "--weights has 1 values for 2 models")
+    no_private = write_csv(tmp_path / "public.csv", *synthetic_faces(7), usage=["PublicTest"] * 7)
+    assert_clean_error(run_script("test_ensemble_model.py", "--models", tiny_models[0], "--data", no_private),
+                       "no PrivateTest rows", "--usage")
+
+
+def test_without_data_it_uses_the_committed_sample_and_says_so(tiny_models, tmp_path):
+    if data.default_data_path().is_file():
+        pytest.skip("a FER-2013 file in data/ takes precedence over the sample")
+    stdout, report, _ = run_report(tmp_path, "--models", tiny_models[0])
+    assert "demo sample" in stdout
+    assert report["data"] == str(PROJECT_DIR / "data" / "sample.csv") and report["num_faces"] == 245
