@@ -1,0 +1,123 @@
+"""Pictures to 48x48 grayscale faces: reading, detection, cropping, resizing.
+
+One pipeline serves preprocess/data_resize.py and predict.py, so a photo is
+prepared for training exactly as it is for prediction.
+"""
+import dataclasses
+import pathlib
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ferkit import CLASS_NAMES, IMAGE_SIZE
+
+PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+MAX_SIDE = 1600  # larger pictures are downscaled before detection: faster, and the cascade needs no more
+FACE_MARGIN = 0.2  # of the face box's side, added around it: FER-2013 crops include the forehead and chin
+MIN_FACE = 24
+
+
+class PictureError(Exception):
+    """A picture that cannot be used; the scripts report it and go on with the next."""
+
+
+@dataclasses.dataclass
+class Face:
+    box: tuple  # (x, y, width, height) in the original picture's pixels
+    pixels: np.ndarray  # (48, 48) uint8
+
+
+def find_pictures(source):
+    """The picture files under source (a file or a folder, searched recursively), sorted."""
+    source = pathlib.Path(source)
+    if source.is_file():
+        return [source]
+    return sorted(path for path in source.rglob("*") if path.is_file() and path.suffix.lower() in PICTURE_SUFFIXES)
+
+
+def read_gray(path):
+    """Any PIL-readable picture as a uint8 grayscale array, upright by its EXIF orientation."""
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+                wide = np.asarray(image, dtype=np.float64)
+                return (wide / max(wide.max(), 1) * 255).astype(np.uint8)
+            if image.mode in ("RGBA", "LA", "P", "PA"):
+                image = image.convert("RGBA")
+                background = Image.new("RGBA", image.size, "white")
+                image = Image.alpha_composite(background, image)
+            return np.asarray(image.convert("L"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise PictureError(f"not a readable picture ({error})") from None
+
+
+def face_detector():
+    import cv2
+
+    return cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+
+
+def detect_faces(gray, detector):
+    """Face boxes (x, y, width, height), largest first, in gray's pixels."""
+    import cv2
+
+    scale = min(1.0, MAX_SIDE / max(gray.shape))
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+    boxes = detector.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(MIN_FACE, MIN_FACE))
+    boxes = [tuple(int(round(value / scale)) for value in box) for box in boxes]
+    return sorted(boxes, key=lambda box: box[2] * box[3], reverse=True)
+
+
+def crop_face(gray, box, margin=FACE_MARGIN):
+    """A square around box, grown by margin and clipped to the picture, resized to 48x48."""
+    x, y, width, height = box
+    side = int(max(width, height) * (1 + 2 * margin))
+    center_x, center_y = x + width // 2, y + height // 2
+    left, top = max(0, center_x - side // 2), max(0, center_y - side // 2)
+    crop = gray[top : top + side, left : left + side]
+    return resize(crop)
+
+
+def resize(gray):
+    import cv2
+
+    interpolation = cv2.INTER_AREA if min(gray.shape) >= IMAGE_SIZE else cv2.INTER_CUBIC
+    return cv2.resize(gray, (IMAGE_SIZE, IMAGE_SIZE), interpolation=interpolation)
+
+
+def faces_in(path, detector=None, largest_only=False, whole_if_none=False):
+    """The 48x48 faces of one picture. detector=None takes the whole picture as one face."""
+    gray = read_gray(path)
+    whole = Face((0, 0, gray.shape[1], gray.shape[0]), resize(gray))
+    if detector is None:
+        return [whole]
+    boxes = detect_faces(gray, detector)
+    if largest_only:
+        boxes = boxes[:1]
+    if not boxes:
+        return [whole] if whole_if_none else []
+    return [Face(box, crop_face(gray, box)) for box in boxes]
+
+
+def label_from_folders(path, root):
+    """The FER-2013 class of the nearest folder between root and path named after one, or None."""
+    names = {name.lower(): index for index, name in enumerate(CLASS_NAMES)}
+    for folder in reversed(pathlib.Path(path).relative_to(root).parent.parts):
+        if folder.lower() in names:
+            return names[folder.lower()]
+    return None
+
+
+class Progress:
+    """A one-line counter on stderr for loops over files."""
+
+    def __init__(self, total, label):
+        self.total, self.label, self.done = total, label, 0
+
+    def step(self):
+        import sys
+
+        self.done += 1
+        end = "\n" if self.done == self.total else ""
+        print(f"\r{self.label}: {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)

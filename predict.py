@@ -1,0 +1,118 @@
+"""Finds the faces in photos and tells their emotions with the ensemble of models/model_*.h5.
+
+    python3 predict.py photo.jpg
+    python3 predict.py photos/ --annotate out/ --csv faces.csv
+    python3 predict.py face.png --no-detect --json      # the picture is already a face crop
+"""
+import argparse
+import csv
+import json
+import pathlib
+import sys
+
+import numpy as np
+
+from ferkit import CLASS_NAMES, InputError, cli, evaluation, faces
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=pathlib.Path, help="a picture, or a folder searched recursively")
+    parser.add_argument("--models", type=pathlib.Path, nargs="+", help="model files (default: models/model_*.h5)")
+    parser.add_argument("--no-detect", action="store_true", help="take each picture as one face crop")
+    parser.add_argument("--annotate", type=pathlib.Path, help="folder for copies with boxes and emotions drawn")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument("--csv", type=pathlib.Path, help="write one row per face: file, box, probabilities")
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if not args.source.exists():
+        raise InputError(f"{args.source}: no such file or folder.")
+    pictures = faces.find_pictures(args.source)
+    if not pictures:
+        raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
+    models = evaluation.load_models(args.models or evaluation.find_models())
+    detector = None if args.no_detect else faces.face_detector()
+
+    results, problems = [], []
+    progress = faces.Progress(len(pictures), "pictures") if len(pictures) > 1 else None
+    for picture in pictures:
+        if progress:
+            progress.step()
+        try:
+            found = faces.faces_in(picture, detector)
+        except faces.PictureError as error:
+            problems.append({"file": str(picture), "problem": str(error)})
+            continue
+        if not found:
+            problems.append({"file": str(picture), "problem": "no face found (--no-detect takes the whole picture)"})
+            continue
+        crops = np.stack([face.pixels for face in found])
+        probabilities = evaluation.average([evaluation.predict(model, crops, verbose=0) for model in models])
+        faces_out = [describe(face, row) for face, row in zip(found, probabilities)]
+        results.append({"file": str(picture), "faces": faces_out})
+        if args.annotate:
+            annotate(picture, faces_out, args.annotate / picture.relative_to(args.source if args.source.is_dir() else picture.parent))
+
+    if args.json:
+        print(json.dumps({"results": results, "problems": problems}, indent=2))
+    else:
+        print_text(results, problems)
+    if args.csv:
+        write_csv(results, args.csv)
+    if not results:
+        sys.exit(1)
+
+
+def describe(face, probabilities):
+    return {
+        "box": dict(zip(("x", "y", "width", "height"), map(int, face.box))),
+        "emotion": CLASS_NAMES[int(probabilities.argmax())],
+        "probabilities": {name: round(float(p), 4) for name, p in zip(CLASS_NAMES, probabilities)},
+    }
+
+
+def print_text(results, problems):
+    for result in results:
+        print(result["file"])
+        for face in result["faces"]:
+            box = face["box"]
+            ranked = sorted(face["probabilities"].items(), key=lambda item: -item[1])
+            print(f"  face at x={box['x']} y={box['y']} {box['width']}x{box['height']}: {face['emotion']}  "
+                  + "  ".join(f"{name} {p:.2f}" for name, p in ranked))
+    for problem in problems:
+        print(f"{problem['file']}: {problem['problem']}", file=sys.stderr)
+
+
+def write_csv(results, path):
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["file", "x", "y", "width", "height", "emotion", *CLASS_NAMES])
+        for result in results:
+            for face in result["faces"]:
+                writer.writerow([result["file"], *face["box"].values(), face["emotion"], *face["probabilities"].values()])
+
+
+def annotate(picture, faces_out, target):
+    from PIL import ImageDraw, ImageOps
+
+    with faces.Image.open(picture) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    line = max(2, image.width // 300)
+    for face in faces_out:
+        box = face["box"]
+        corners = (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
+        draw.rectangle(corners, outline=(255, 60, 60), width=line)
+        label = f"{face['emotion']} {max(face['probabilities'].values()):.0%}"
+        draw.text((corners[0], max(0, corners[1] - 12 * line)), label, fill=(255, 60, 60),
+                  font_size=max(12, 10 * line))
+    target = target.with_suffix(".png")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    image.save(target)
+
+
+if __name__ == "__main__":
+    cli.run(main)

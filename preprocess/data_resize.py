@@ -1,0 +1,85 @@
+"""Turns pictures into 48x48 grayscale faces for training or testing.
+
+    python3 preprocess/data_resize.py PHOTOS --out faces                       # whole pictures, resized
+    python3 preprocess/data_resize.py PHOTOS --out faces --detect-face --csv faces.csv
+    python3 train_vgg.py --data faces.csv                                       # train on them
+
+With --csv, labels come from folder names (angry, disgust, fear, happy, sad,
+surprise, neutral, in any case): PHOTOS/happy/me.jpg is a Happy face.
+"""
+import argparse
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+from ferkit import InputError, cli, faces  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=pathlib.Path, help="a picture, or a folder searched recursively")
+    parser.add_argument("--out", type=pathlib.Path, required=True, help="folder for the 48x48 PNGs (mirrors SOURCE's tree)")
+    parser.add_argument("--detect-face", action="store_true", help="crop the largest face before resizing")
+    parser.add_argument("--keep-no-face", action="store_true", help="with --detect-face: resize pictures without a face whole")
+    parser.add_argument("--csv", type=pathlib.Path, help="also write an emotion,pixels CSV, labels from folder names")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    return parser.parse_args()
+
+
+def check_paths(args):
+    if not args.source.exists():
+        raise InputError(f"{args.source}: no such file or folder.")
+    source_folder = args.source.resolve() if args.source.is_dir() else args.source.resolve().parent
+    if args.out.resolve().is_relative_to(source_folder) and args.source.is_dir():
+        raise InputError(f"--out {args.out} lies inside {args.source}; pick a folder outside it, so the source stays as it is.")
+    if args.csv and args.csv.exists() and not args.overwrite:
+        raise InputError(f"{args.csv} exists; pass --overwrite to replace it.")
+
+
+def main():
+    args = parse_args()
+    check_paths(args)
+    pictures = faces.find_pictures(args.source)
+    if not pictures:
+        raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
+    root = args.source if args.source.is_dir() else args.source.parent
+    detector = faces.face_detector() if args.detect_face else None
+    written, skipped, rows = [], [], []
+    progress = faces.Progress(len(pictures), "resizing")
+    for picture in pictures:
+        progress.step()
+        target = args.out / picture.relative_to(root).with_suffix(".png")
+        if target.exists() and not args.overwrite:
+            skipped.append((picture, f"{target} exists (--overwrite replaces it)"))
+            continue
+        try:
+            found = faces.faces_in(picture, detector, largest_only=True, whole_if_none=args.keep_no_face)
+        except faces.PictureError as error:
+            skipped.append((picture, str(error)))
+            continue
+        if not found:
+            skipped.append((picture, "no face found (--keep-no-face keeps it whole)"))
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        faces.Image.fromarray(found[0].pixels).save(target)
+        written.append(target)
+        if args.csv:
+            label = faces.label_from_folders(picture, root)
+            if label is None:
+                skipped.append((picture, "written, but left out of the CSV: not inside a folder named after an emotion"))
+            else:
+                rows.append(f"{label},{' '.join(map(str, found[0].pixels.ravel()))}")
+
+    if args.csv and rows:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        args.csv.write_text("emotion,pixels\n" + "\n".join(rows) + "\n")
+    print(f"wrote {len(written)} face(s) to {args.out}" + (f" and {len(rows)} row(s) to {args.csv}" if args.csv else ""))
+    for picture, reason in skipped:
+        print(f"  skipped {picture}: {reason}")
+    if not written:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    cli.run(main)
