@@ -194,3 +194,20 @@ def count_parameters(model):
     trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
     total = sum(int(keras.ops.size(w)) for w in model.weights)
     return total, trainable
+
+
+def count_flops(model):
+    """Forward FLOPs per image of the model's convolutions and dense layers (a
+    multiply-add counts as two), nested models included."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += count_flops(layer)
+        elif isinstance(layer, layers.Conv2D):
+            kernel_height, kernel_width, channels_in, channels_out = layer.kernel.shape
+            _, height, width, _ = layer.output.shape
+            total += 2 * height * width * kernel_height * kernel_width * channels_in * channels_out
+        elif isinstance(layer, layers.Dense):
+            inputs, units = layer.kernel.shape
+            total += 2 * inputs * units
+    return total
