@@ -95,6 +95,9 @@ def write_csv(results, path):
                 writer.writerow([result["file"], *face["box"].values(), face["emotion"], *face["probabilities"].values()])
 
 
+LABEL_COLOUR = (220, 40, 40)
+
+
 def annotate(picture, faces_out, target):
     from PIL import ImageDraw, ImageOps
 
@@ -105,10 +108,15 @@ def annotate(picture, faces_out, target):
     for face in faces_out:
         box = face["box"]
         corners = (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
-        draw.rectangle(corners, outline=(255, 60, 60), width=line)
+        draw.rectangle(corners, outline=LABEL_COLOUR, width=line)
         label = f"{face['emotion']} {max(face['probabilities'].values()):.0%}"
-        draw.text((corners[0], max(0, corners[1] - 12 * line)), label, fill=(255, 60, 60),
-                  font_size=max(12, 10 * line))
+        font_size = max(12, box["width"] // 6)
+        # A filled tag above the box keeps the label readable on any background.
+        left, top, right, bottom = draw.textbbox((0, 0), label, font_size=font_size)
+        tag_height = bottom + 2 * line
+        tag_top = corners[1] - tag_height if corners[1] >= tag_height else corners[3]
+        draw.rectangle((corners[0], tag_top, corners[0] + right + 2 * line, tag_top + tag_height), fill=LABEL_COLOUR)
+        draw.text((corners[0] + line, tag_top + line), label, fill="white", font_size=font_size)
     target = target.with_suffix(".png")
     target.parent.mkdir(parents=True, exist_ok=True)
     image.save(target)
