@@ -23,6 +23,26 @@ def test_reads_gzipped_fer2013_csv_with_usage(tmp_path):
     assert [list(splits[name]) for name in data.SPLITS] == [[0, 3, 6], [1, 4, 7], [2, 5, 8]]
 
 
+@pytest.mark.parametrize("spelling", ["quoted pixels", "CRLF", "columns reordered", "space after commas", "blank lines"])
+def test_other_spellings_of_the_csv_read_the_same(tmp_path, spelling):
+    images, labels = synthetic_faces(12)
+    usage = ["Training", "PublicTest"] * 6
+    rows = [(str(label), " ".join(map(str, image.ravel())), use) for image, label, use in zip(images, labels, usage)]
+    header = ("emotion", "pixels", "Usage")
+    if spelling == "quoted pixels":
+        rows = [(label, f'"{pixels}"', use) for label, pixels, use in rows]
+    if spelling == "columns reordered":
+        header, rows = header[::-1], [row[::-1] for row in rows]
+    separator = ", " if spelling == "space after commas" else ","
+    newline = "\r\n" if spelling == "CRLF" else "\n\n" if spelling == "blank lines" else "\n"
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes(newline.join(separator.join(row) for row in [header, *rows]).encode() + newline.encode())
+    dataset = data.load_dataset(path, use_cache=False)
+    np.testing.assert_array_equal(dataset.images, images)
+    np.testing.assert_array_equal(dataset.labels, labels)
+    assert [data.USAGES[index] for index in dataset.usage] == usage
+
+
 def test_usage_without_private_test_rows_still_gives_train_and_val(tmp_path):
     images, labels = synthetic_faces(10)
     path = write_csv(tmp_path / "fer2013.csv", images, labels, ["Training"] * 7 + ["PublicTest"] * 3)
@@ -75,6 +95,7 @@ GOOD_PIXELS = " ".join(["7"] * 2304)
         (f"emotion,pixels\n1,{GOOD_PIXELS}\n2,{' '.join(['7'] * 2303)}\n", ["line 3", "2303 pixel values"]),
         (f"emotion,pixels\n1,{GOOD_PIXELS} 256\n", ["line 2"]),
         (f"emotion,pixels\n1,{GOOD_PIXELS}\n1,{GOOD_PIXELS[:-1]}256\n", ["line 3", "not in 0..255"]),
+        (f"emotion,pixels\n1,{GOOD_PIXELS}\n1,{GOOD_PIXELS[:-1]}1234\n", ["line 3", "not in 0..255"]),
         (f"emotion,pixels\n1,{GOOD_PIXELS[:-1]}x\n", ["line 2", "other than digits"]),
         (f"emotion,pixels\n7,{GOOD_PIXELS}\n", ["line 2", "label '7'"]),
         (f"emotion,pixels\nhappy,{GOOD_PIXELS}\n", ["line 2", "label 'happy'"]),
