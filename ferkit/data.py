@@ -69,7 +69,7 @@ def load_dataset(path, skip_bad_rows=False, use_cache=True):
     frame = _read_plain_frame(path) or _read_frame(path)
     labels, label_problems = _parse_labels(frame["emotion"])
     usage, usage_problems = _parse_usage(frame["Usage"]) if "Usage" in frame else (None, {})
-    pixels, pixel_problems = parse_pixels(frame["pixels"].tolist() if isinstance(frame["pixels"], pd.Series) else frame["pixels"])
+    pixels, pixel_problems = parse_pixels(list(frame["pixels"]))
     problems = {**pixel_problems, **usage_problems, **label_problems}
     dataset = Dataset(pixels.reshape(-1, IMAGE_SIZE, IMAGE_SIZE), labels, usage, path)
     if problems:
