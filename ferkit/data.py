@@ -100,14 +100,15 @@ def _read_plain_frame(path):
     if b"\n" not in text or not text.isascii() or b'"' in text or b"\r" in text:
         return None
     header = [name.strip().decode() for name in text[:text.index(b"\n")].split(b",")]
+    if not {"emotion", "pixels"} <= set(header):
+        return None
     spans = _field_spans(text, len(header))
-    if not spans or not {"emotion", "pixels"} <= set(header):
+    if not spans:
         return None
     view = memoryview(text)
-    columns = {name: [view[start:end] for start, end in column] for name, column in zip(header, zip(*spans))}
-    frame = {name: pd.Series([bytes(value) for value in values]).str.decode("ascii")
-             for name, values in columns.items() if name != "pixels"}
-    frame["pixels"] = columns["pixels"]
+    frame = {name: [view[start:end] for start, end in column] if name == "pixels"
+             else pd.Series([text[start:end] for start, end in column]).str.decode("ascii")
+             for name, column in zip(header, zip(*spans))}
     return frame
 
 
