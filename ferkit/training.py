@@ -25,22 +25,24 @@ class Phase:
     prepare: object = None  # called with the model before the phase compiles it
 
 
-def training_parser(description, model_number, width_help="width multiplier: 1.0 is the full network"):
+def training_parser(description, model_number, epochs, width=0.25, width_help="width multiplier: 1.0 is the full network"):
+    """The shared flags. Their defaults are the recipe of the shipped models, sized for a
+    CPU; the full-width recipe for a GPU is `--width 1 --augment full --epochs 100 --patience 12`."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=pathlib.Path, default=data.default_data_path(),
                         help="FER-2013 CSV, plain or .gz (default: data/fer2013.csv if present, else data/train.csv)")
-    parser.add_argument("--epochs", type=cli.positive_int, default=100, help="most epochs to train (default: 100)")
+    parser.add_argument("--epochs", type=cli.positive_int, default=epochs, help=f"most epochs to train (default: {epochs})")
     parser.add_argument("--batch-size", type=cli.positive_int, default=64, help="images per step (default: 64)")
     parser.add_argument("--lr", type=cli.positive_float, default=0.01,
                         help="SGD (Nesterov) learning rate (default: 0.01)")
-    parser.add_argument("--width", type=cli.positive_float, default=1.0, help=f"{width_help} (default: 1.0)")
-    parser.add_argument("--augment", choices=models.AUGMENTATIONS, default="full",
+    parser.add_argument("--width", type=cli.positive_float, default=width, help=f"{width_help} (default: {width})")
+    parser.add_argument("--augment", choices=models.AUGMENTATIONS, default="light",
                         help="training-time augmentation: full (flip, shift, rotation, zoom, erasing), "
-                             "light (flip, shift) or none (default: full)")
+                             "light (flip, shift) or none (default: light)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    parser.add_argument("--patience", type=cli.positive_int, default=12,
+    parser.add_argument("--patience", type=cli.positive_int, default=8,
                         help="stop after this many epochs without a better validation accuracy; "
-                             "the learning rate halves after half as many (default: 12)")
+                             "the learning rate halves after half as many (default: 8)")
     parser.add_argument("--output", type=pathlib.Path, default=data.PROJECT_DIR / "models" / f"model_{model_number}.h5",
                         help=f"where to save the best model (default: models/model_{model_number}.h5)")
     parser.add_argument("--resume", action="store_true",
