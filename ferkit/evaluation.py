@@ -4,6 +4,7 @@ import pathlib
 import re
 import time
 
+import keras
 import numpy as np
 
 from ferkit import CLASS_NAMES, INPUT_SHAPE, NUM_CLASSES, InputError
@@ -51,6 +52,10 @@ def predict(model, images, batch_size=256, flip=False, verbose=1):
     faces = images[..., np.newaxis].astype("float32")
     if flip:
         faces = faces[:, :, ::-1]
+    if len(faces) <= batch_size:
+        # A direct call skips building a predict function, which for a photo's few faces
+        # costs more than predicting them and is rebuilt for every new number of faces.
+        return keras.ops.convert_to_numpy(model(faces, training=False))
     return model.predict(faces, batch_size=batch_size, verbose=verbose)
 
 
