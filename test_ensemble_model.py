@@ -79,13 +79,18 @@ def print_report(report, variants):
         label = "with flip averaging" if variant == "tta" else "plain"
         print(f"\naccuracy ({label}):")
         for entry in report["models"]:
-            print(f"  {entry['path']}: {entry[f'accuracy_{variant}']:.4f}")
+            print(f"  {relative_to_cwd(entry['path'])}: {entry[f'accuracy_{variant}']:.4f}")
         print(f"  ensemble: {report[f'ensemble_{variant}']['accuracy']:.4f}")
     final = report[f"ensemble_{list(variants)[-1]}"]
     print(f"\nconfusion matrix of the ensemble{' (flip averaged)' if 'tta' in variants else ''}:")
     print(evaluation.format_confusion_matrix(final["confusion_matrix"]))
     print()
     print(evaluation.format_class_scores(final))
+
+
+def relative_to_cwd(path):
+    path = pathlib.Path(path).absolute()
+    return path.relative_to(pathlib.Path.cwd()) if path.is_relative_to(pathlib.Path.cwd()) else path
 
 
 def write_report(report, report_dir):
