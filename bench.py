@@ -24,6 +24,8 @@ def parse_args():
                         help="FER-2013 CSV to time (default: data/fer2013.csv, else data/train.csv, else data/sample.csv)")
     parser.add_argument("--widths", default="0.25,0.5,1.0", help="model widths to time (default: 0.25,0.5,1.0)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=64, help="training batch size (default: 64)")
+    parser.add_argument("--augment", choices=models.AUGMENTATIONS, default="full",
+                        help="augmentation in the timed training steps (default: full)")
     parser.add_argument("--quick", action="store_true", help="fewer timed steps")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     return parser.parse_args()
@@ -105,7 +107,7 @@ def main():
     report = {"backend": keras.backend.backend(), "data": bench_data(args.data)}
     report["matmul_gflops_per_s"] = ceiling = matmul_ceiling()
     report["training"] = [
-        bench_training(f"{name} x{width}", builder(width), args.batch_size, steps, ceiling)
+        bench_training(f"{name} x{width}", models.for_training(builder(width), args.augment), args.batch_size, steps, ceiling)
         for name, builder in BUILDERS.items() for width in widths
     ]
     committed = evaluation.find_models()

@@ -11,7 +11,7 @@ def main():
     parser = training.training_parser(__doc__.splitlines()[0], model_number=1, epochs=45)
     parser.add_argument("--dropout", type=float, default=0.3, help="dropout before the dense layers (default: 0.3)")
     args = parser.parse_args()
-    training.train(lambda: models.build_vgg16(args.width, args.dropout, args.augment), args)
+    training.train(lambda: models.build_vgg16(args.width, args.dropout), args)
 
 
 if __name__ == "__main__":

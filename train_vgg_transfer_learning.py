@@ -32,7 +32,7 @@ def main():
         raise InputError(f"--image-size must be at least 32 (VGG-16's five poolings), got {args.image_size}.")
 
     def build():
-        return build_model(args.weights, args.image_size, args.width, args.augment)
+        return build_model(args.weights, args.image_size, args.width)
 
     phases = [
         training.Phase(args.epochs - fine_tune_epochs, args.lr),
@@ -41,14 +41,14 @@ def main():
     training.train(build, args, [phase for phase in phases if phase.epochs > 0])
 
 
-def build_model(weights, image_size, head_width, augment):
+def build_model(weights, image_size, head_width):
     if weights != "auto":
-        return models.build_vgg16_transfer(None if weights == "none" else weights, image_size, head_width, augment=augment)
+        return models.build_vgg16_transfer(None if weights == "none" else weights, image_size, head_width)
     try:
-        return models.build_vgg16_transfer("imagenet", image_size, head_width, augment=augment)
+        return models.build_vgg16_transfer("imagenet", image_size, head_width)
     except InputError as error:
         print(f"warning: {error}\nwarning: training the VGG-16 base from random initialisation.", file=sys.stderr)
-        return models.build_vgg16_transfer(None, image_size, head_width, augment=augment)
+        return models.build_vgg16_transfer(None, image_size, head_width)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import pathlib
+import sys
 import tempfile
+import time
 
 import keras
 import numpy as np
@@ -47,6 +49,9 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
                         help=f"where to save the best model (default: models/model_{model_number}.h5)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from its last finished epoch")
+    parser.add_argument("--time-limit", type=cli.positive_float, metavar="MINUTES",
+                        help="end the run after the first epoch that finishes past this many minutes; "
+                             "--resume continues it later (default: no limit)")
     parser.add_argument("--skip-bad-rows", action="store_true", help="drop malformed CSV rows instead of stopping")
     return parser
 
@@ -61,7 +66,8 @@ def side_paths(output):
 
 
 def train(build_model, args, phases=None):
-    """Trains build_model() on args.data, keeping the best model on validation accuracy at args.output."""
+    """Trains build_model() behind args.augment on args.data, keeping the best model on
+    validation accuracy at args.output."""
     phases = phases or [Phase(args.epochs, args.lr)]
     output = pathlib.Path(args.output)
     if output.suffix != ".h5":
@@ -77,10 +83,11 @@ def train(build_model, args, phases=None):
     output.parent.mkdir(parents=True, exist_ok=True)
     checkpoint, state_path = resume_paths(output)
     if args.resume:
-        model, state = load_resume_point(checkpoint, state_path)
+        trainer, state = load_resume_point(checkpoint, state_path)
     else:
-        model, state = build_model(), {"epoch": 0, "best": -1.0, "best_epoch": 0, "wait": 0}
-    recorder = EpochRecorder(output, state, args.patience)
+        trainer = models.for_training(build_model(), args.augment)
+        state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "wait": 0}
+    recorder = EpochRecorder(output, state, args.patience, args.time_limit)
     inputs = (as_model_input(train_set.images), keras.utils.to_categorical(train_set.labels, NUM_CLASSES))
     validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
@@ -89,21 +96,27 @@ def train(build_model, args, phases=None):
         start, end = end, end + phase.epochs
         if state["epoch"] >= end or recorder.stopped:
             continue
-        resuming_inside_phase = args.resume and state["epoch"] > start and model.optimizer is not None
+        resuming_inside_phase = args.resume and state["epoch"] > start and trainer.optimizer is not None
         if not resuming_inside_phase:
             if phase.prepare:
-                phase.prepare(model)
-            compile_model(model, phase.learning_rate)
-        model.fit(*inputs, batch_size=args.batch_size, epochs=end, initial_epoch=state["epoch"],
-                  validation_data=validation, callbacks=[recorder], verbose=1)
+                phase.prepare(models.inference_part(trainer))
+            compile_model(trainer, phase.learning_rate)
+        # A progress bar in a log file is one line per step; one line per epoch reads better.
+        verbose = 1 if sys.stdout.isatty() else 2
+        trainer.fit(*inputs, batch_size=args.batch_size, epochs=end, initial_epoch=state["epoch"],
+                    validation_data=validation, callbacks=[recorder], verbose=verbose)
         if recorder.stopped:
             print(f"stopped early: no better validation accuracy in {args.patience} epochs")
+        if recorder.out_of_time:
+            print(f"time limit reached after epoch {state['epoch']}; --resume continues the run")
+            break
 
     print(f"best validation accuracy {state['best']:.4f} at epoch {state['best_epoch']}; saved {output}")
     return state
 
 
 def compile_model(model, learning_rate):
+    models.allow_jit(model)
     optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=5e-4)
     model.compile(
         optimizer=optimizer,
@@ -121,11 +134,13 @@ class EpochRecorder(keras.callbacks.Callback):
     decisions, and a resume point. Kept in one callback so that the resume point
     holds every piece of state that decides the rest of the run."""
 
-    def __init__(self, output, state, patience):
+    def __init__(self, output, state, patience, time_limit_minutes=None):
         super().__init__()
         self.output = output
         self.state = state
         self.patience = patience
+        self.deadline = None if time_limit_minutes is None else time.monotonic() + 60 * time_limit_minutes
+        self.out_of_time = False
         self.lr_patience = max(1, patience // 2)
         self.history_csv, self.history_png = side_paths(output)
         self.history = read_history(self.history_csv, state["epoch"])
@@ -142,7 +157,7 @@ class EpochRecorder(keras.callbacks.Callback):
         state["epoch"] = epoch + 1
         if row["val_accuracy"] > state["best"]:
             state.update(best=row["val_accuracy"], best_epoch=epoch + 1, wait=0)
-            save_model(self.model, self.output)
+            save_model(models.inference_part(self.model), self.output)
         else:
             state["wait"] += 1
             if state["wait"] % self.lr_patience == 0:
@@ -150,6 +165,9 @@ class EpochRecorder(keras.callbacks.Callback):
             if state["wait"] >= self.patience:
                 state["stopped"] = self.stopped = True
                 self.model.stop_training = True
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.out_of_time = True  # not saved in the state: a resumed run goes on
+            self.model.stop_training = True
         save_resume_point(self.model, state, *resume_paths(self.output))
 
 
@@ -186,9 +204,9 @@ def save_model(model, path):
         absl_logger.setLevel(level)
 
 
-def save_resume_point(model, state, checkpoint, state_path):
+def save_resume_point(trainer, state, checkpoint, state_path):
     with atomic_path(checkpoint) as temporary:
-        model.save(temporary)  # .keras: weights and optimizer state
+        trainer.save(temporary)  # .keras: the training model, weights and optimizer state
     with atomic_path(state_path) as temporary:
         pathlib.Path(temporary).write_text(json.dumps(state, indent=1))
 
@@ -198,11 +216,11 @@ def load_resume_point(checkpoint, state_path):
         raise InputError(f"nothing to resume: {checkpoint} not found. Run without --resume to start training.")
     try:
         state = json.loads(state_path.read_text())
-        model = keras.models.load_model(checkpoint)
+        trainer = keras.models.load_model(checkpoint)
     except Exception as error:
         raise InputError(f"{checkpoint}: cannot resume from it ({error}). Run without --resume.") from None
     print(f"resuming after epoch {state['epoch']} (best validation accuracy so far {state['best']:.4f})")
-    return model, state
+    return trainer, state
 
 
 class atomic_path:

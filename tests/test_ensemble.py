@@ -20,7 +20,7 @@ def tiny_models(tmp_path_factory):
     paths = []
     for number, builder in ((1, models.build_vgg16), (2, models.build_inception)):
         keras.utils.set_random_seed(number)
-        model = builder(width=0.125, augment="none")
+        model = builder(width=0.125)
         # Untrained BatchNormalization passes everything through; skew a bias so predictions vary.
         predictions = model.get_layer("predictions")
         predictions.bias.assign(np.linspace(-1, 1, 7).astype("float32") * number)

@@ -24,7 +24,7 @@ def tiny_model(tmp_path_factory):
     from ferkit import models
 
     path = tmp_path_factory.mktemp("models") / "model_1.h5"
-    models.build_vgg16(width=0.125, augment="none").save(path)
+    models.build_vgg16(width=0.125).save(path)
     return path
 
 

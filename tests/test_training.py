@@ -1,10 +1,14 @@
 """Every training script end to end on tiny data, as a user runs it."""
 import csv
+import importlib.util
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import assert_clean_error, run_script, synthetic_faces, write_csv
+from conftest import PROJECT_DIR, assert_clean_error, run_script, synthetic_faces, write_csv
 from ferkit import evaluation
 
 TINY = ("--epochs", "1", "--batch-size", "32", "--width", "0.125")
@@ -38,6 +42,43 @@ def test_script_trains_and_saves_a_model_that_meets_the_contract(script, fer2013
     assert output.with_name("model.history.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_augmentation_changes_faces_in_training_only_and_is_not_saved(fer2013_csv, tmp_path):
+    import keras
+
+    from ferkit import models
+
+    augment = keras.Sequential(models.augmentation_layers("full"))
+    faces = np.random.default_rng(0).integers(0, 256, size=(8, 48, 48, 1)).astype("float32")
+    assert not np.allclose(keras.ops.convert_to_numpy(augment(faces, training=True)), faces)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(augment(faces, training=False)), faces)
+
+    output = tmp_path / "model.h5"
+    result = run_script("train_vgg.py", "--data", fer2013_csv, "--output", output, *TINY, "--augment", "full")
+    assert result.returncode == 0, result.stderr
+    saved = evaluation.load_model(output)
+    assert not [layer.name for layer in saved.layers if layer.name.startswith("aug_")]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_jax_compiles_the_training_step_through_the_augmentation():
+    # Without XLA, JAX runs a step op by op: many times slower, on a GPU above all.
+    program = """
+import numpy as np
+from ferkit import models, training
+trainer = models.for_training(models.build_vgg16(0.125), "full")
+training.compile_model(trainer, 0.01)
+assert trainer.jit_compile, "training step not compiled"
+faces = np.random.default_rng(0).integers(0, 256, size=(16, 48, 48, 1)).astype("float32")
+history = trainer.fit(faces, np.eye(7)[np.arange(16) % 7], batch_size=8, epochs=1, verbose=0)
+print("loss", history.history["loss"][0])
+"""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run([sys.executable, "-c", program], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "loss" in result.stdout
+
+
 def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path):
     import keras
 
@@ -63,6 +104,18 @@ def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path):
     assert "resuming after epoch 1" in resumed.stdout
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
+
+
+def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv, tmp_path):
+    output = tmp_path / "model.h5"
+    timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "3",
+                       "--time-limit", "0.001")
+    assert timed.returncode == 0, timed.stderr
+    assert "time limit reached after epoch 1" in timed.stdout
+    assert_meets_model_contract(output)
+    resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "3", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert [row["epoch"] for row in history_rows(output)] == ["1", "2", "3"]
 
 
 def test_same_seed_gives_the_same_validation_accuracy(train_csv, tmp_path):
