@@ -23,6 +23,8 @@ def load_model(path):
     """Loads a model in safe mode and checks the model contract; raises InputError otherwise."""
     import keras
 
+    from ferkit import models
+
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such model file.")
@@ -30,6 +32,7 @@ def load_model(path):
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # h5py, zipfile and Keras raise many kinds for a bad file
         raise InputError(f"{path}: not a loadable Keras model ({type(error).__name__}: {error}).") from None
+    models.allow_jit(model)  # older files hold augmentation layers, which would keep JAX from compiling
     expected_input, expected_output = (None, *INPUT_SHAPE), (None, NUM_CLASSES)
     if tuple(model.input_shape) != expected_input or tuple(model.output_shape) != expected_output:
         raise InputError(
