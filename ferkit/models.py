@@ -68,19 +68,25 @@ def for_training(model, augment="full"):
     x = inputs
     for layer in augmentation_layers(augment):
         x = layer(x)
-    return keras.Model(inputs, model(x), name=f"{model.name}_training")
+    training_model = keras.Model(inputs, model(x), name=f"{model.name}_training")
+    allow_jit(training_model)
+    return training_model
 
 
 def inference_part(training_model):
     return training_model.layers[-1]
 
 
-def allow_jit(training_model):
-    """Lets Keras compile a training step through the augmentation layers on JAX."""
-    if keras.backend.backend() == "jax":
-        for layer in training_model.layers:
-            if isinstance(layer, JAX_JIT_SAFE_AUGMENTATIONS):
-                layer.supports_jit = True
+def allow_jit(model):
+    """Lets Keras compile a model that holds augmentation layers on JAX: a new training
+    model, a training model loaded to resume, or an older saved model."""
+    if keras.backend.backend() != "jax":
+        return
+    for layer in model.layers:
+        if isinstance(layer, JAX_JIT_SAFE_AUGMENTATIONS):
+            layer.supports_jit = True
+    if model.compiled:  # compile() decided without them, as loading a compiled model does
+        model.jit_compile = True
 
 
 def batch_norm(x, name):

@@ -91,6 +91,8 @@ def train(build_model, args, phases=None):
     inputs = (as_model_input(train_set.images), keras.utils.to_categorical(train_set.labels, NUM_CLASSES))
     validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
+    # A progress bar in a log file is one line per step; one line per epoch reads better.
+    verbose = 1 if sys.stdout.isatty() else 2
     end = 0
     for phase in phases:
         start, end = end, end + phase.epochs
@@ -101,8 +103,6 @@ def train(build_model, args, phases=None):
             if phase.prepare:
                 phase.prepare(models.inference_part(trainer))
             compile_model(trainer, phase.learning_rate)
-        # A progress bar in a log file is one line per step; one line per epoch reads better.
-        verbose = 1 if sys.stdout.isatty() else 2
         trainer.fit(*inputs, batch_size=args.batch_size, epochs=end, initial_epoch=state["epoch"],
                     validation_data=validation, callbacks=[recorder], verbose=verbose)
         if recorder.stopped:
@@ -116,7 +116,6 @@ def train(build_model, args, phases=None):
 
 
 def compile_model(model, learning_rate):
-    models.allow_jit(model)
     optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=5e-4)
     model.compile(
         optimizer=optimizer,
@@ -219,6 +218,7 @@ def load_resume_point(checkpoint, state_path):
         trainer = keras.models.load_model(checkpoint)
     except Exception as error:
         raise InputError(f"{checkpoint}: cannot resume from it ({error}). Run without --resume.") from None
+    models.allow_jit(trainer)
     print(f"resuming after epoch {state['epoch']} (best validation accuracy so far {state['best']:.4f})")
     return trainer, state
 

@@ -63,6 +63,7 @@ def test_augmentation_changes_faces_in_training_only_and_is_not_saved(fer2013_cs
 def test_jax_compiles_the_training_step_through_the_augmentation(tmp_path):
     # Without XLA, JAX runs a step op by op: many times slower, on a GPU above all.
     program = """
+import pathlib
 import numpy as np
 from ferkit import models, training
 trainer = models.for_training(models.build_vgg16(0.125), "full")
@@ -71,6 +72,10 @@ assert trainer.jit_compile, "training step not compiled"
 faces = np.random.default_rng(0).integers(0, 256, size=(16, 48, 48, 1)).astype("float32")
 history = trainer.fit(faces, np.eye(7)[np.arange(16) % 7], batch_size=8, epochs=1, verbose=0)
 print("loss", history.history["loss"][0])
+# Loading a compiled model decides anew, without the augmentation: a resumed run compiles too.
+training.save_resume_point(trainer, {"epoch": 1, "best": 0.0}, pathlib.Path("{resume}"), pathlib.Path("{resume}.json"))
+assert training.load_resume_point(pathlib.Path("{resume}"), pathlib.Path("{resume}.json"))[0].jit_compile, \
+    "resumed training step not compiled"
 # A model saved with its augmentation inside, as older files were, predicts compiled too.
 from ferkit import evaluation
 import keras
@@ -79,6 +84,7 @@ assert evaluation.load_model("{saved}").jit_compile, "prediction not compiled"
 """
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     program = program.replace("{saved}", str(tmp_path / "with_augmentation.h5"))
+    program = program.replace("{resume}", str(tmp_path / "model.resume.keras"))
     result = subprocess.run([sys.executable, "-c", program], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr
