@@ -23,6 +23,7 @@ def parse_args():
     parser.add_argument("--annotate", type=pathlib.Path, help="folder for copies with boxes and emotions drawn")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--csv", type=pathlib.Path, help="write one row per face: file, box, probabilities")
+    parser.add_argument("--tta", action="store_true", help="also average each model over the mirrored faces")
     return parser.parse_args()
 
 
@@ -35,6 +36,7 @@ def main():
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
     models = evaluation.load_models(args.models or evaluation.find_models())
     detector = None if args.no_detect else faces.face_detector()
+    flips = (False, True) if args.tta else (False,)
 
     results, problems = [], []
     progress = faces.Progress(len(pictures), "pictures") if len(pictures) > 1 else None
@@ -50,7 +52,9 @@ def main():
             problems.append({"file": str(picture), "problem": "no face found (--no-detect takes the whole picture)"})
             continue
         crops = np.stack([face.pixels for face in found])
-        probabilities = evaluation.average([evaluation.predict(model, crops, verbose=0) for model in models])
+        probabilities = evaluation.average(
+            [evaluation.predict(model, crops, flip=flip, verbose=0) for model in models for flip in flips]
+        )
         faces_out = [describe(face, row) for face, row in zip(found, probabilities)]
         results.append({"file": str(picture), "faces": faces_out})
         if args.annotate:

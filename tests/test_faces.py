@@ -24,7 +24,11 @@ def tiny_model(tmp_path_factory):
     from ferkit import models
 
     path = tmp_path_factory.mktemp("models") / "model_1.h5"
-    models.build_vgg16(width=0.125).save(path)
+    model = models.build_vgg16(width=0.125)
+    # Untrained, it answers nearly 1/7 for every face; larger logits make its answers differ.
+    kernel = model.get_layer("predictions").kernel
+    kernel.assign(kernel * 1000)
+    model.save(path)
     return path
 
 
@@ -111,6 +115,28 @@ def test_no_detect_takes_the_whole_picture(tiny_model, tmp_path):
     result = run_script("predict.py", path, "--models", tiny_model, "--no-detect", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["results"][0]["faces"][0]["box"] == {"x": 0, "y": 0, "width": 48, "height": 48}
+
+
+def test_tta_averages_each_face_with_its_mirror_image(tiny_model, tmp_path):
+    path = tmp_path / "crop.png"
+    pixels = np.zeros((48, 48), np.uint8)
+    pixels[:, :16] = 255  # lopsided, so that the mirror image is another face
+    pixels[10:20, 30:40] = 120
+    Image.fromarray(pixels).save(path)
+
+    def probabilities(*flags):
+        result = run_script("predict.py", path, "--models", tiny_model, "--no-detect", "--json", *flags)
+        assert result.returncode == 0, result.stderr
+        return np.array(list(json.loads(result.stdout)["results"][0]["faces"][0]["probabilities"].values()))
+
+    from ferkit import evaluation
+
+    model = evaluation.load_model(tiny_model)
+    plain = evaluation.predict(model, pixels[np.newaxis], verbose=0)[0]
+    mirrored = evaluation.predict(model, pixels[np.newaxis], flip=True, verbose=0)[0]
+    assert np.abs(plain - mirrored).max() > 0.01
+    assert probabilities() == pytest.approx(plain, abs=1e-3)
+    assert probabilities("--tta") == pytest.approx((plain + mirrored) / 2, abs=1e-3)
 
 
 def make_class_folders(root, per_class=10):
