@@ -19,6 +19,12 @@ def run(main):
         sys.exit(EXIT_INTERRUPTED)
 
 
+def keras_verbosity():
+    """Keras' progress bar on a terminal; in a log file, where each bar update
+    would be a line of its own, one line per epoch or per prediction run."""
+    return 1 if sys.stdout.isatty() else 2
+
+
 def positive_int(text):
     value = int(text)
     if value < 1:

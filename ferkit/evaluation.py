@@ -7,7 +7,7 @@ import time
 import keras
 import numpy as np
 
-from ferkit import CLASS_NAMES, INPUT_SHAPE, NUM_CLASSES, InputError
+from ferkit import CLASS_NAMES, INPUT_SHAPE, NUM_CLASSES, InputError, cli
 from ferkit.data import PROJECT_DIR
 
 MODELS_DIR = PROJECT_DIR / "models"
@@ -50,7 +50,7 @@ def load_models(paths):
     return [load_model(path) for path in paths]
 
 
-def predict(model, images, batch_size=256, flip=False, verbose=1):
+def predict(model, images, batch_size=256, flip=False, verbose=None):
     """Softmax outputs for (N, 48, 48) uint8 faces; flip=True mirrors them left to right first."""
     faces = images[..., np.newaxis].astype("float32")
     if flip:
@@ -59,7 +59,7 @@ def predict(model, images, batch_size=256, flip=False, verbose=1):
         # A direct call skips building a predict function, which for a photo's few faces
         # costs more than predicting them and is rebuilt for every new number of faces.
         return keras.ops.convert_to_numpy(model(faces, training=False))
-    return model.predict(faces, batch_size=batch_size, verbose=verbose)
+    return model.predict(faces, batch_size=batch_size, verbose=cli.keras_verbosity() if verbose is None else verbose)
 
 
 def predict_all(models, images, batch_size=256, tta=False):

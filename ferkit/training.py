@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import pathlib
-import sys
 import tempfile
 import time
 
@@ -91,8 +90,7 @@ def train(build_model, args, phases=None):
     inputs = (as_model_input(train_set.images), keras.utils.to_categorical(train_set.labels, NUM_CLASSES))
     validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
-    # A progress bar in a log file is one line per step; one line per epoch reads better.
-    verbose = 1 if sys.stdout.isatty() else 2
+    verbose = cli.keras_verbosity()
     end = 0
     for phase in phases:
         start, end = end, end + phase.epochs
