@@ -7,7 +7,7 @@ import time
 import keras
 import numpy as np
 
-from ferkit import CLASS_NAMES, INPUT_SHAPE, NUM_CLASSES, InputError, cli
+from ferkit import CLASS_NAMES, INPUT_SHAPE, NUM_CLASSES, InputError, cli, models
 from ferkit.data import PROJECT_DIR
 
 MODELS_DIR = PROJECT_DIR / "models"
@@ -21,10 +21,6 @@ def find_models(models_dir=MODELS_DIR):
 
 def load_model(path):
     """Loads a model in safe mode and checks the model contract; raises InputError otherwise."""
-    import keras
-
-    from ferkit import models
-
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such model file.")
