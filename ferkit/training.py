@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import json
 import logging
+import math
 import os
 import pathlib
 import tempfile
@@ -43,7 +44,11 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     parser.add_argument("--patience", type=cli.positive_int, default=8,
                         help="stop after this many epochs without a better validation accuracy; "
-                             "the learning rate halves after half as many (default: 8)")
+                             "with --schedule plateau the learning rate halves after half as many (default: 8)")
+    parser.add_argument("--schedule", choices=("plateau", "cosine"), default="plateau",
+                        help="learning rate: plateau halves it when validation accuracy stalls; cosine "
+                             "lowers it smoothly to zero over --epochs, for a run whose length "
+                             "you fix in advance (default: plateau)")
     parser.add_argument("--output", type=pathlib.Path, default=data.PROJECT_DIR / "models" / f"model_{model_number}.h5",
                         help=f"where to save the best model (default: models/model_{model_number}.h5)")
     parser.add_argument("--resume", action="store_true",
@@ -86,7 +91,8 @@ def train(build_model, args, phases=None):
     else:
         trainer = models.for_training(build_model(), args.augment)
         state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "wait": 0}
-    recorder = EpochRecorder(output, state, args.patience, args.time_limit)
+    cosine = args.schedule == "cosine"
+    recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine)
     inputs = (as_model_input(train_set.images), keras.utils.to_categorical(train_set.labels, NUM_CLASSES))
     validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
@@ -101,8 +107,9 @@ def train(build_model, args, phases=None):
             if phase.prepare:
                 phase.prepare(models.inference_part(trainer))
             compile_model(trainer, phase.learning_rate)
+        schedule = [CosineSchedule(start, end, phase.learning_rate)] if cosine else []
         trainer.fit(*inputs, batch_size=args.batch_size, epochs=end, initial_epoch=state["epoch"],
-                    validation_data=validation, callbacks=[recorder], verbose=verbose)
+                    validation_data=validation, callbacks=schedule + [recorder], verbose=verbose)
         if recorder.stopped:
             print(f"stopped early: no better validation accuracy in {args.patience} epochs")
         if recorder.out_of_time:
@@ -131,11 +138,12 @@ class EpochRecorder(keras.callbacks.Callback):
     decisions, and a resume point. Kept in one callback so that the resume point
     holds every piece of state that decides the rest of the run."""
 
-    def __init__(self, output, state, patience, time_limit_minutes=None):
+    def __init__(self, output, state, patience, time_limit_minutes=None, halve_lr=True):
         super().__init__()
         self.output = output
         self.state = state
         self.patience = patience
+        self.halve_lr = halve_lr
         self.deadline = None if time_limit_minutes is None else time.monotonic() + 60 * time_limit_minutes
         self.out_of_time = False
         self.lr_patience = max(1, patience // 2)
@@ -157,7 +165,7 @@ class EpochRecorder(keras.callbacks.Callback):
             save_model(models.inference_part(self.model), self.output)
         else:
             state["wait"] += 1
-            if state["wait"] % self.lr_patience == 0:
+            if self.halve_lr and state["wait"] % self.lr_patience == 0:
                 self.model.optimizer.learning_rate.assign(learning_rate / 2)
             if state["wait"] >= self.patience:
                 state["stopped"] = self.stopped = True
@@ -166,6 +174,19 @@ class EpochRecorder(keras.callbacks.Callback):
             self.out_of_time = True  # not saved in the state: a resumed run goes on
             self.model.stop_training = True
         save_resume_point(self.model, state, *resume_paths(self.output))
+
+
+class CosineSchedule(keras.callbacks.Callback):
+    """Sets the learning rate before each epoch from the epoch number alone, so a resumed
+    run picks up the curve where it stopped: base_lr at `start`, near zero by `end`."""
+
+    def __init__(self, start, end, base_lr):
+        super().__init__()
+        self.start, self.end, self.base_lr = start, end, base_lr
+
+    def on_epoch_begin(self, epoch, logs=None):
+        progress = (epoch - self.start) / (self.end - self.start)
+        self.model.optimizer.learning_rate.assign(self.base_lr * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def read_history(path, epochs):

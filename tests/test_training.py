@@ -130,6 +130,19 @@ def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2", "3"]
 
 
+def test_cosine_schedule_follows_its_curve_across_a_resume(train_csv, tmp_path):
+    output = tmp_path / "model.h5"
+    arguments = ("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "3",
+                 "--schedule", "cosine", "--lr", "0.02")
+    timed = run_script(*arguments, "--time-limit", "0.001")
+    assert timed.returncode == 0, timed.stderr
+    resumed = run_script(*arguments, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    # 0.02 * (1 + cos(pi * epoch / 3)) / 2 for epochs 0, 1, 2: the curve, not plateau halving.
+    rates = [float(row["learning_rate"]) for row in history_rows(output)]
+    np.testing.assert_allclose(rates, [0.02, 0.015, 0.005], rtol=1e-5)
+
+
 def test_same_seed_gives_the_same_validation_accuracy(train_csv, tmp_path):
     accuracies = []
     for run in ("a", "b"):
