@@ -24,7 +24,7 @@ def main():
                         help="how many of the epochs, at the end, also train the top VGG block "
                              "(default: half of --epochs; 0 keeps the base frozen)")
     parser.add_argument("--image-size", type=int, default=48, help="side the faces are resized to (default: 48)")
-    args = parser.parse_args()
+    args = training.parse_args(parser)
     fine_tune_epochs = args.epochs // 2 if args.fine_tune_epochs is None else args.fine_tune_epochs
     if not 0 <= fine_tune_epochs <= args.epochs:
         raise InputError(f"--fine-tune-epochs must be in 0..{args.epochs} (--epochs), got {fine_tune_epochs}.")

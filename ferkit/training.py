@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import pathlib
+import sys
 import tempfile
 import time
 
@@ -52,12 +53,55 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
     parser.add_argument("--output", type=pathlib.Path, default=data.PROJECT_DIR / "models" / f"model_{model_number}.h5",
                         help=f"where to save the best model (default: models/model_{model_number}.h5)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from its last finished epoch")
+                        help="continue an interrupted run from its last finished epoch, with the "
+                             "flags it started with unless given again")
     parser.add_argument("--time-limit", type=cli.positive_float, metavar="MINUTES",
                         help="end the run after the first epoch that finishes past this many minutes; "
                              "--resume continues it later (default: no limit)")
     parser.add_argument("--skip-bad-rows", action="store_true", help="drop malformed CSV rows instead of stopping")
     return parser
+
+
+# Flags that belong to one invocation, not to the run a resume point remembers.
+PER_INVOCATION = ("resume", "output", "time_limit")
+# Flags that shape the model, which is built once: a resumed run keeps the run's values.
+BUILT_IN = ("width", "dropout", "augment", "weights", "image_size")
+
+
+def parse_args(parser, argv=None):
+    """Parses the command line. With --resume, flags left out take the values the run
+    started with, from its resume point, so `--resume` alone continues the same run;
+    flags given anew (say a larger --epochs) replace them."""
+    args = parser.parse_args(argv)
+    settings = args.resume and stored_settings(resume_paths(args.output)[1])
+    if not settings:
+        return args  # a fresh run, or nothing to resume: train() says so
+    settings["data"] = pathlib.Path(settings["data"])
+    resumed = parser.parse_args(argv, namespace=argparse.Namespace(**settings))
+    for name, value in settings.items():
+        flag, given = "--" + name.replace("_", "-"), getattr(resumed, name)
+        if given == value or (name == "data" and given.resolve() == value):
+            continue
+        if name in BUILT_IN:
+            print(f"warning: {flag} stays {value}: the model was built with it", file=sys.stderr)
+            setattr(resumed, name, value)
+        else:
+            print(f"resuming with {flag} {given} (the run had {value})")
+    return resumed
+
+
+def run_settings(args):
+    """The flags a resume point remembers, as JSON values."""
+    settings = {name: value for name, value in vars(args).items() if name not in PER_INVOCATION}
+    settings["data"] = str(pathlib.Path(args.data).resolve())
+    return settings
+
+
+def stored_settings(state_path):
+    try:
+        return json.loads(state_path.read_text()).get("settings")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def resume_paths(output):
@@ -91,6 +135,7 @@ def train(build_model, args, phases=None):
     else:
         trainer = models.for_training(build_model(), args.augment)
         state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "wait": 0}
+    state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
     recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine)
     inputs = (as_model_input(train_set.images), keras.utils.to_categorical(train_set.labels, NUM_CLASSES))

@@ -114,6 +114,7 @@ def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path):
     resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch 1" in resumed.stdout
+    assert "resuming with --epochs 2 (the run had 1)" in resumed.stdout
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
 
@@ -130,14 +131,17 @@ def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2", "3"]
 
 
-def test_cosine_schedule_follows_its_curve_across_a_resume(train_csv, tmp_path):
+def test_resume_alone_continues_the_run_as_it_started_and_cosine_keeps_its_curve(train_csv, tmp_path):
     output = tmp_path / "model.h5"
-    arguments = ("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "3",
-                 "--schedule", "cosine", "--lr", "0.02")
-    timed = run_script(*arguments, "--time-limit", "0.001")
+    timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "3",
+                       "--schedule", "cosine", "--lr", "0.02", "--time-limit", "0.001")
     assert timed.returncode == 0, timed.stderr
-    resumed = run_script(*arguments, "--resume")
+    # Data, epochs, schedule and learning rate come from the resume point; the width is
+    # built into the model, so a new one is refused with a warning.
+    resumed = run_script("train_vgg.py", "--output", output, "--resume", "--width", "0.5")
     assert resumed.returncode == 0, resumed.stderr
+    assert "--width stays 0.125" in resumed.stderr
+    assert f"{train_csv.resolve()}: " in resumed.stdout
     # 0.02 * (1 + cos(pi * epoch / 3)) / 2 for epochs 0, 1, 2: the curve, not plateau halving.
     rates = [float(row["learning_rate"]) for row in history_rows(output)]
     np.testing.assert_allclose(rates, [0.02, 0.015, 0.005], rtol=1e-5)
