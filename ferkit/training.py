@@ -279,6 +279,9 @@ def load_resume_point(checkpoint, state_path):
         raise InputError(f"nothing to resume: {checkpoint} not found. Run without --resume to start training.")
     try:
         state = json.loads(state_path.read_text())
+    except ValueError as error:
+        raise InputError(f"{state_path}: cannot resume from it ({error}). Run without --resume.") from None
+    try:
         trainer = keras.models.load_model(checkpoint)
     except Exception as error:
         raise InputError(f"{checkpoint}: cannot resume from it ({error}). Run without --resume.") from None

@@ -170,6 +170,15 @@ def test_an_interrupted_save_leaves_the_previous_model_intact(tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["model.h5"]
 
 
+@pytest.mark.parametrize("corrupt", ["model.resume.json", "model.resume.keras"])
+def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_path):
+    (tmp_path / "model.resume.json").write_text('{"epoch": 1, "best": 0.5}')
+    (tmp_path / "model.resume.keras").write_bytes(b"not a model")
+    (tmp_path / corrupt).write_text("{half written")
+    result = run_script("train_vgg.py", "--data", train_csv, "--output", tmp_path / "model.h5", "--resume")
+    assert_clean_error(result, str(tmp_path / corrupt), "cannot resume")
+
+
 @pytest.mark.parametrize(
     "arguments, fragments",
     [
