@@ -135,6 +135,7 @@ def train(build_model, args, phases=None):
     else:
         trainer = models.for_training(build_model(), args.augment)
         state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "wait": 0}
+    new_lr = args.resume and (state.get("settings") or {}).get("lr", args.lr) != args.lr
     state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
     recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine)
@@ -152,6 +153,8 @@ def train(build_model, args, phases=None):
             if phase.prepare:
                 phase.prepare(models.inference_part(trainer))
             compile_model(trainer, phase.learning_rate)
+        elif new_lr and not cosine:  # plateau goes on from the optimizer's rate unless told another
+            trainer.optimizer.learning_rate.assign(phase.learning_rate)
         schedule = [CosineSchedule(start, end, phase.learning_rate)] if cosine else []
         trainer.fit(*inputs, batch_size=args.batch_size, epochs=end, initial_epoch=state["epoch"],
                     validation_data=validation, callbacks=schedule + [recorder], verbose=verbose)

@@ -111,12 +111,16 @@ def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path):
     output = tmp_path / "model.h5"
     first = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY)
     assert first.returncode == 0, first.stderr
-    resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2", "--resume")
+    resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
+                         "--lr", "0.003", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch 1" in resumed.stdout
     assert "resuming with --epochs 2 (the run had 1)" in resumed.stdout
     assert "Epoch 2/2" in resumed.stdout and "Epoch 1/2" not in resumed.stdout
-    assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
+    rows = history_rows(output)
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    # A learning rate given again takes over from the one the optimizer had reached.
+    np.testing.assert_allclose([float(row["learning_rate"]) for row in rows], [0.01, 0.003], rtol=1e-5)
 
 
 def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv, tmp_path):
