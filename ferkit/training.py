@@ -10,6 +10,7 @@ import pathlib
 import sys
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -285,7 +286,11 @@ def load_resume_point(checkpoint, state_path):
     except ValueError as error:
         raise InputError(f"{state_path}: cannot resume from it ({error}). Run without --resume.") from None
     try:
-        trainer = keras.models.load_model(checkpoint)
+        with warnings.catch_warnings():
+            # Loading compiles without XLA because of the augmentation layers; allow_jit
+            # below turns it back on, so Keras' warning that it is off would mislead.
+            warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
+            trainer = keras.models.load_model(checkpoint)
     except Exception as error:
         raise InputError(f"{checkpoint}: cannot resume from it ({error}). Run without --resume.") from None
     models.allow_jit(trainer)

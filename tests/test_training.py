@@ -89,6 +89,7 @@ assert evaluation.load_model("{saved}").jit_compile, "prediction not compiled"
                             timeout=600)
     assert result.returncode == 0, result.stderr
     assert "loss" in result.stdout
+    assert "jit_compile=False" not in result.stderr  # no warning that says the opposite
 
 
 def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path):
