@@ -3,21 +3,34 @@ import matplotlib
 
 matplotlib.use("Agg")  # no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ferkit import CLASS_NAMES  # noqa: E402
 
 
 def plot_history(history, path):
-    """history: dict of per-epoch lists with epoch, loss, accuracy, val_loss, val_accuracy."""
-    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(11, 4))
+    """history: dict of per-epoch lists with epoch, loss, accuracy, val_loss, val_accuracy and
+    learning_rate. A dotted line marks the best epoch, the one whose model is kept."""
+    epochs = history["epoch"]
+    best = int(np.argmax(history["val_accuracy"]))  # the first of equals, as training keeps it
+    figure, (loss_axes, accuracy_axes, rate_axes) = plt.subplots(1, 3, figsize=(15, 4))
     for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
-        axes.plot(history["epoch"], history[metric], label="train")
-        axes.plot(history["epoch"], history[f"val_{metric}"], label="validation")
-        axes.set_xlabel("epoch")
+        axes.plot(epochs, history[metric], label="train")
+        axes.plot(epochs, history[f"val_{metric}"], label="validation")
         axes.set_title(metric)
+    accuracy_axes.set_title(f"accuracy (best validation {history['val_accuracy'][best]:.4f}, epoch {epochs[best]})")
+    rate_axes.plot(epochs, history["learning_rate"], color="black", drawstyle="steps-mid")
+    rate_axes.set_ylim(bottom=0)
+    rate_axes.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+    rate_axes.set_title("learning rate")
+    for axes in (loss_axes, accuracy_axes, rate_axes):
+        axes.axvline(epochs[best], color="grey", linestyle=":", label="best epoch")
+        axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        axes.set_xlabel("epoch")
         axes.grid(alpha=0.3)
-        axes.legend()
+    loss_axes.legend()
+    accuracy_axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
