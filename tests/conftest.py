@@ -50,9 +50,9 @@ def fer2013_csv(tmp_path):
     return write_csv(tmp_path / "fer2013.csv", images, labels, usage)
 
 
-def run_script(*args, cwd=PROJECT_DIR):
-    """Runs a project script as a user would; returns the CompletedProcess."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_script(*args, cwd=PROJECT_DIR, backend=None):
+    """Runs a project script as a user would, on `backend` if given; returns the CompletedProcess."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **({"KERAS_BACKEND": backend} if backend else {})}
     return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 

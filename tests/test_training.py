@@ -152,6 +152,20 @@ def test_resume_alone_continues_the_run_as_it_started_and_cosine_keeps_its_curve
     np.testing.assert_allclose(rates, [0.02, 0.015, 0.005], rtol=1e-5)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_a_run_started_on_jax_resumes_on_tensorflow(train_csv, tmp_path):
+    # Say, started on a GPU machine and finished on a laptop.
+    output = tmp_path / "model.h5"
+    started = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
+                         "--time-limit", "0.001", backend="jax")
+    assert started.returncode == 0, started.stderr
+    resumed = run_script("train_vgg.py", "--output", output, "--resume", backend="tensorflow")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch 1" in resumed.stdout
+    assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
+    assert_meets_model_contract(output)
+
+
 def test_same_seed_gives_the_same_validation_accuracy(train_csv, tmp_path):
     accuracies = []
     for run in ("a", "b"):
