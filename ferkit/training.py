@@ -144,6 +144,7 @@ def train(build_model, args, phases=None):
     validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
     verbose = cli.keras_verbosity()
+    total_epochs = sum(phase.epochs for phase in phases)
     end = 0
     for phase in phases:
         start, end = end, end + phase.epochs
@@ -161,7 +162,7 @@ def train(build_model, args, phases=None):
                     validation_data=validation, callbacks=schedule + [recorder], verbose=verbose)
         if recorder.stopped:
             print(f"stopped early: no better validation accuracy in {args.patience} epochs")
-        if recorder.out_of_time:
+        if recorder.out_of_time and state["epoch"] < total_epochs:
             print(f"time limit reached after epoch {state['epoch']}; --resume continues the run")
             break
 
