@@ -121,6 +121,8 @@ def train(build_model, args, phases=None):
     output = pathlib.Path(args.output)
     if output.suffix != ".h5":
         raise InputError(f"--output must end in .h5, got {output}.")
+    # The resume point before the data: with --resume, a missing one is the likelier mistake.
+    resumed = load_resume_point(*resume_paths(output)) if args.resume else None
     train_set, val_set = data.load_splits(args.data, skip_bad_rows=args.skip_bad_rows)
     print(f"{args.data}: {len(train_set)} training and {len(val_set)} validation faces")
     keras.utils.set_random_seed(args.seed)
@@ -130,9 +132,8 @@ def train(build_model, args, phases=None):
         tf.config.experimental.enable_op_determinism()
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint, state_path = resume_paths(output)
-    if args.resume:
-        trainer, state = load_resume_point(checkpoint, state_path)
+    if resumed:
+        trainer, state = resumed
     else:
         trainer = models.for_training(build_model(), args.augment)
         state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "wait": 0}

@@ -206,6 +206,7 @@ def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_pa
         (("--data", "{tmp}/nowhere.csv"), ["nowhere.csv: no such file", "Kaggle"]),
         (("--data", "{bad}"), ["bad.csv", "line 3", "--skip-bad-rows"]),
         (("--data", "{good}", "--resume"), ["nothing to resume"]),
+        (("--resume",), ["nothing to resume"]),  # said before looking for the default data file
         (("--data", "{good}", "--width", "9"), ["--width"]),
         (("--data", "{good}", "--output", "{tmp}/model.keras"), ["must end in .h5"]),
     ],
