@@ -18,7 +18,7 @@ def plot_history(history, path):
     for axes, metric in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
         axes.plot(epochs, history[metric], label="train")
         axes.plot(epochs, history[f"val_{metric}"], label="validation")
-        axes.set_title(metric)
+    loss_axes.set_title("loss")
     accuracy_axes.set_title(f"accuracy (best validation {history['val_accuracy'][best]:.4f}, epoch {epochs[best]})")
     rate_axes.plot(epochs, history["learning_rate"], color="black", drawstyle="steps-mid")
     rate_axes.set_ylim(bottom=0)
