@@ -217,6 +217,26 @@ def set_fine_tuning(model, blocks=TRANSFER_FINE_TUNE_BLOCKS):
         layer.trainable = layer.name.startswith(blocks)
 
 
+def copy_weights(source, target, source_path):
+    """Gives each of target's layers the weights of source's layer of the same name.
+    Matching by name lets older saved models, which hold their augmentation layers, fit."""
+    source_layers = {layer.name: layer for layer in source.layers}
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        match = source_layers.get(layer.name)
+        shapes = [tuple(weight.shape) for weight in layer.weights]
+        found = None if match is None else [tuple(weight.shape) for weight in match.weights]
+        if found != shapes:
+            why = (f"it has no layer {layer.name}" if match is None
+                   else f"its layer {layer.name} has weights of shapes {found}, this model's {shapes}")
+            raise InputError(
+                f"{source_path} does not fit this {target.name} model: {why}. "
+                "Start from a model saved by the same script with the same --width."
+            )
+        layer.set_weights(match.get_weights())
+
+
 def check_width(width):
     if not 0 < width <= 4:
         raise InputError(f"--width must be in (0, 4], got {width}.")

@@ -15,7 +15,7 @@ import warnings
 import keras
 import numpy as np
 
-from ferkit import NUM_CLASSES, InputError, cli, data, models, plots
+from ferkit import NUM_CLASSES, InputError, cli, data, evaluation, models, plots
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
@@ -53,6 +53,9 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
                              "you fix in advance (default: plateau)")
     parser.add_argument("--output", type=pathlib.Path, default=data.PROJECT_DIR / "models" / f"model_{model_number}.h5",
                         help=f"where to save the best model (default: models/model_{model_number}.h5)")
+    parser.add_argument("--init", type=pathlib.Path, metavar="MODEL",
+                        help="start from the weights of this saved model (say a shipped one, to fine-tune it "
+                             "on your own faces) instead of random ones; same script and --width (default: none)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from its last finished epoch, with the "
                              "flags it started with unless given again")
@@ -66,7 +69,7 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
 # Flags that belong to one invocation, not to the run a resume point remembers.
 PER_INVOCATION = ("resume", "output", "time_limit")
 # Flags that shape the model, which is built once: a resumed run keeps the run's values.
-BUILT_IN = ("width", "dropout", "augment", "weights", "image_size")
+BUILT_IN = ("width", "dropout", "augment", "weights", "image_size", "init")
 
 
 def parse_args(parser, argv=None):
@@ -94,7 +97,9 @@ def parse_args(parser, argv=None):
 def run_settings(args):
     """The flags a resume point remembers, as JSON values."""
     settings = {name: value for name, value in vars(args).items() if name not in PER_INVOCATION}
-    settings["data"] = str(pathlib.Path(args.data).resolve())
+    for name in ("data", "init"):
+        if settings[name] is not None:
+            settings[name] = str(pathlib.Path(settings[name]).resolve())
     return settings
 
 
@@ -121,6 +126,9 @@ def train(build_model, args, phases=None):
     output = pathlib.Path(args.output)
     if output.suffix != ".h5":
         raise InputError(f"--output must end in .h5, got {output}.")
+    if args.init and not args.resume and pathlib.Path(args.init).resolve() == output.resolve():
+        raise InputError(f"--init and --output are both {output}: the run would overwrite the model it "
+                         "starts from. Give another --output.")
     # The resume point before the data: with --resume, a missing one is the likelier mistake.
     resumed = load_resume_point(*resume_paths(output)) if args.resume else None
     train_set, val_set = data.load_splits(args.data, skip_bad_rows=args.skip_bad_rows)
@@ -135,7 +143,7 @@ def train(build_model, args, phases=None):
     if resumed:
         trainer, state = resumed
     else:
-        trainer = models.for_training(build_model(), args.augment)
+        trainer = models.for_training(initial_model(build_model, args.init), args.augment)
         state = {"epoch": 0, "best": -1.0, "best_epoch": 0, "wait": 0}
     new_lr = args.resume and (state.get("settings") or {}).get("lr", args.lr) != args.lr
     state["settings"] = run_settings(args)
@@ -169,6 +177,15 @@ def train(build_model, args, phases=None):
 
     print(f"best validation accuracy {state['best']:.4f} at epoch {state['best_epoch']}; saved {output}")
     return state
+
+
+def initial_model(build_model, init_path):
+    """A new model, with the weights of the saved model at init_path when one is given."""
+    model = build_model()
+    if init_path:
+        models.copy_weights(evaluation.load_model(init_path), model, init_path)
+        print(f"starting from the weights of {init_path}")
+    return model
 
 
 def compile_model(model, learning_rate):

@@ -124,6 +124,28 @@ def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path):
     np.testing.assert_allclose([float(row["learning_rate"]) for row in rows], [0.01, 0.003], rtol=1e-5)
 
 
+def test_init_starts_a_run_from_a_saved_models_weights(train_csv, tmp_path):
+    # Say, a shipped model fine-tuned on one's own faces.
+    import keras
+
+    start = tmp_path / "start.h5"
+    assert run_script("train_vgg.py", "--data", train_csv, "--output", start, *TINY).returncode == 0
+    tuned = tmp_path / "tuned.h5"
+    result = run_script("train_vgg.py", "--data", train_csv, "--output", tuned, *TINY, "--seed", "5",
+                        "--init", start, "--lr", "1e-9")
+    assert result.returncode == 0, result.stderr
+    assert f"starting from the weights of {start}" in result.stdout
+    kernels = [keras.ops.convert_to_numpy(evaluation.load_model(path).get_layer("fc2").kernel) for path in (start, tuned)]
+    np.testing.assert_allclose(kernels[1], kernels[0], atol=1e-6)  # a learning rate of 1e-9 leaves them be
+
+    wider = run_script("train_vgg.py", "--data", train_csv, "--output", tmp_path / "wider.h5", *TINY[:4],
+                       "--width", "0.25", "--init", start)
+    assert_clean_error(wider, str(start), "does not fit", "block1_conv1", "--width")
+    inception = run_script("train_inception.py", "--data", train_csv, "--output", tmp_path / "inception.h5", *TINY,
+                           "--init", start)
+    assert_clean_error(inception, "does not fit", "it has no layer")
+
+
 def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv, tmp_path):
     output = tmp_path / "model.h5"
     timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
@@ -209,6 +231,8 @@ def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_pa
         (("--resume",), ["nothing to resume"]),  # said before looking for the default data file
         (("--data", "{good}", "--width", "9"), ["--width"]),
         (("--data", "{good}", "--output", "{tmp}/model.keras"), ["must end in .h5"]),
+        (("--data", "{good}", "--init", "{bad}"), ["bad.csv", "not a loadable Keras model"]),
+        (("--data", "{good}", "--init", "{tmp}/model.h5"), ["overwrite the model it starts from"]),
     ],
 )
 def test_bad_input_gives_one_clear_error(arguments, fragments, tmp_path):
