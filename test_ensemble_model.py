@@ -47,6 +47,7 @@ def main():
     args = parse_args()
     model_paths = args.models or evaluation.find_models()
     model_paths = model_paths[: args.num_models]
+    evaluation.check_weights(args.weights, len(model_paths))
     models = evaluation.load_models(model_paths)
     path, usage = choose_data(args)
     faces = data.select_usage(data.load_dataset(path, skip_bad_rows=args.skip_bad_rows), usage)

@@ -70,10 +70,18 @@ def predict_all(models, images, batch_size=256, tta=False):
     return outputs, passes * len(images) / (time.perf_counter() - start)
 
 
+def check_weights(weights, num_models):
+    """Raises InputError unless weights (or None, equal weights) can average num_models models."""
+    if weights is None:
+        return
+    if len(weights) != num_models:
+        raise InputError(f"--weights has {len(weights)} values for {num_models} models.")
+    if min(weights) < 0 or sum(weights) <= 0:
+        raise InputError(f"--weights must be zero or more, at least one of them above zero; got {weights}.")
+
+
 def average(probabilities, weights=None):
     """Weighted mean of a list of (N, 7) probability arrays."""
-    if weights is not None and len(weights) != len(probabilities):
-        raise InputError(f"--weights has {len(weights)} values for {len(probabilities)} models.")
     return np.average(np.stack(probabilities), axis=0, weights=weights)
 
 
