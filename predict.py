@@ -34,6 +34,8 @@ def main():
     pictures = faces.find_pictures(args.source)
     if not pictures:
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
+    if args.annotate:
+        check_annotate_folder(args.annotate, args.source)
     models = evaluation.load_models(args.models or evaluation.find_models())
     detector = None if args.no_detect else faces.face_detector()
     flips = (False, True) if args.tta else (False,)
@@ -58,7 +60,7 @@ def main():
         faces_out = [describe(face, row) for face, row in zip(found, probabilities)]
         results.append({"file": str(picture), "faces": faces_out})
         if args.annotate:
-            annotate(picture, faces_out, args.annotate / picture.relative_to(args.source if args.source.is_dir() else picture.parent))
+            annotate(picture, faces_out, annotated_path(picture, args.source, args.annotate))
 
     if args.json:
         print(json.dumps({"results": results, "problems": problems}, indent=2))
@@ -99,6 +101,22 @@ def write_csv(results, path):
                 writer.writerow([result["file"], *face["box"].values(), face["emotion"], *face["probabilities"].values()])
 
 
+def annotated_path(picture, source, folder):
+    """Where the annotated copy of picture goes: source's tree mirrored in folder, as PNG."""
+    root = source if source.is_dir() else source.parent
+    return (folder / picture.relative_to(root)).with_suffix(".png")
+
+
+def check_annotate_folder(folder, source):
+    """Annotated copies must never replace the pictures, nor mix with them where a later
+    run would take them for pictures."""
+    if source.is_dir() and folder.resolve().is_relative_to(source.resolve()):
+        raise InputError(f"--annotate {folder} is inside {source}: the annotated copies would mix with "
+                         "the pictures or replace them. Choose a folder outside it.")
+    if source.is_file() and annotated_path(source, source, folder).resolve() == source.resolve():
+        raise InputError(f"--annotate {folder} would write the annotated copy over {source}. Choose another folder.")
+
+
 LABEL_COLOUR = (220, 40, 40)
 
 
@@ -121,7 +139,6 @@ def annotate(picture, faces_out, target):
         tag_top = corners[1] - tag_height if corners[1] >= tag_height else corners[3]
         draw.rectangle((corners[0], tag_top, corners[0] + right + 2 * line, tag_top + tag_height), fill=LABEL_COLOUR)
         draw.text((corners[0] + line, tag_top + line), label, fill="white", font_size=font_size)
-    target = target.with_suffix(".png")
     target.parent.mkdir(parents=True, exist_ok=True)
     image.save(target)
 

@@ -95,6 +95,18 @@ def test_predict_prints_seven_probabilities_summing_to_one(astronaut, tiny_model
     assert len(rows) == 1 and rows[0]["emotion"] == face["emotion"]
 
 
+def test_predict_never_annotates_over_the_pictures(astronaut, tiny_model, tmp_path):
+    folder = tmp_path / "photos"
+    (folder / "trip").mkdir(parents=True)
+    Image.open(astronaut).save(folder / "trip" / "astronaut.png")
+    before = (folder / "trip" / "astronaut.png").read_bytes()
+    for source, annotate in ((folder, folder), (folder, folder / "trip"), (folder / "trip" / "astronaut.png", folder / "trip")):
+        result = run_script("predict.py", source, "--models", tiny_model, "--annotate", annotate)
+        assert_clean_error(result, "--annotate", str(annotate))
+    assert [path.name for path in folder.rglob("*") if path.is_file()] == ["astronaut.png"]
+    assert (folder / "trip" / "astronaut.png").read_bytes() == before
+
+
 def test_predict_goes_on_past_bad_pictures_and_fails_only_when_nothing_worked(astronaut, tiny_model, tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()
