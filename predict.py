@@ -35,7 +35,7 @@ def main():
     if not pictures:
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
     if args.annotate:
-        check_annotate_folder(args.annotate, args.source)
+        faces.check_output_folder(args.annotate, args.source, "--annotate")
     models = evaluation.load_models(args.models or evaluation.find_models())
     detector = None if args.no_detect else faces.face_detector()
     flips = (False, True) if args.tta else (False,)
@@ -60,7 +60,7 @@ def main():
         faces_out = [describe(face, row) for face, row in zip(found, probabilities)]
         results.append({"file": str(picture), "faces": faces_out})
         if args.annotate:
-            annotate(picture, faces_out, annotated_path(picture, args.source, args.annotate))
+            annotate(picture, faces_out, faces.mirrored_path(picture, args.source, args.annotate))
 
     if args.json:
         print(json.dumps({"results": results, "problems": problems}, indent=2))
@@ -99,22 +99,6 @@ def write_csv(results, path):
         for result in results:
             for face in result["faces"]:
                 writer.writerow([result["file"], *face["box"].values(), face["emotion"], *face["probabilities"].values()])
-
-
-def annotated_path(picture, source, folder):
-    """Where the annotated copy of picture goes: source's tree mirrored in folder, as PNG."""
-    root = source if source.is_dir() else source.parent
-    return (folder / picture.relative_to(root)).with_suffix(".png")
-
-
-def check_annotate_folder(folder, source):
-    """Annotated copies must never replace the pictures, nor mix with them where a later
-    run would take them for pictures."""
-    if source.is_dir() and folder.resolve().is_relative_to(source.resolve()):
-        raise InputError(f"--annotate {folder} is inside {source}: the annotated copies would mix with "
-                         "the pictures or replace them. Choose a folder outside it.")
-    if source.is_file() and annotated_path(source, source, folder).resolve() == source.resolve():
-        raise InputError(f"--annotate {folder} would write the annotated copy over {source}. Choose another folder.")
 
 
 LABEL_COLOUR = (220, 40, 40)

@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 from PIL import Image, ImageOps
 
-from ferkit import CLASS_NAMES, IMAGE_SIZE
+from ferkit import CLASS_NAMES, IMAGE_SIZE, InputError
 
 PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 MAX_SIDE = 1600  # larger pictures are downscaled before detection: faster, and the cascade needs no more
@@ -98,6 +98,21 @@ def faces_in(path, detector=None, largest_only=False, whole_if_none=False):
     if not boxes:
         return [whole] if whole_if_none else []
     return [Face(box, crop_face(gray, box)) for box in boxes]
+
+
+def mirrored_path(picture, source, folder):
+    """Where a picture's output goes: source's tree mirrored in folder, as PNG."""
+    root = source if source.is_dir() else source.parent
+    return (folder / picture.relative_to(root)).with_suffix(".png")
+
+
+def check_output_folder(folder, source, flag):
+    """Raises InputError where writing source's mirror into folder could replace a picture,
+    or mix with the pictures where a later run would take the outputs for pictures."""
+    if source.is_dir() and folder.resolve().is_relative_to(source.resolve()):
+        raise InputError(f"{flag} {folder} is inside {source}: pick a folder outside it, so the pictures stay as they are.")
+    if source.is_file() and mirrored_path(source, source, folder).resolve() == source.resolve():
+        raise InputError(f"{flag} {folder} would write over {source}: pick another folder.")
 
 
 def label_from_folders(path, root):

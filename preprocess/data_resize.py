@@ -30,9 +30,7 @@ def parse_args():
 def check_paths(args):
     if not args.source.exists():
         raise InputError(f"{args.source}: no such file or folder.")
-    source_folder = args.source.resolve() if args.source.is_dir() else args.source.resolve().parent
-    if args.out.resolve().is_relative_to(source_folder) and args.source.is_dir():
-        raise InputError(f"--out {args.out} lies inside {args.source}; pick a folder outside it, so the source stays as it is.")
+    faces.check_output_folder(args.out, args.source, "--out")
     if args.csv and args.csv.exists() and not args.overwrite:
         raise InputError(f"{args.csv} exists; pass --overwrite to replace it.")
 
@@ -43,13 +41,13 @@ def main():
     pictures = faces.find_pictures(args.source)
     if not pictures:
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
-    root = args.source if args.source.is_dir() else args.source.parent
+    root = args.source if args.source.is_dir() else args.source.parent  # labels come from folders below it
     detector = faces.face_detector() if args.detect_face else None
     written, skipped, rows = [], [], []
     progress = faces.Progress(len(pictures), "resizing")
     for picture in pictures:
         progress.step()
-        target = args.out / picture.relative_to(root).with_suffix(".png")
+        target = faces.mirrored_path(picture, args.source, args.out)
         if target.exists() and not args.overwrite:
             skipped.append((picture, f"{target} exists (--overwrite replaces it)"))
             continue

@@ -179,6 +179,11 @@ def test_data_resize_never_writes_into_the_source_or_over_existing_files(tmp_pat
     photos = tmp_path / "photos"
     make_class_folders(photos, per_class=1)
     assert_clean_error(run_script("preprocess/data_resize.py", photos, "--out", photos / "faces"), "inside")
+    picture = next(photos.rglob("*.png"))
+    before = picture.read_bytes()
+    assert_clean_error(run_script("preprocess/data_resize.py", picture, "--out", picture.parent, "--overwrite"),
+                       "would write over", str(picture))
+    assert picture.read_bytes() == before
     out = tmp_path / "faces"
     (out / "sad").mkdir(parents=True)
     (out / "sad" / "0.png").write_bytes(b"mine")
