@@ -34,6 +34,8 @@ def main():
     pictures = faces.find_pictures(args.source)
     if not pictures:
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
+    if args.csv and args.csv.is_dir():
+        raise InputError(f"--csv {args.csv} is a folder: name the file to write, say {args.csv / 'faces.csv'}.")
     if args.annotate:
         faces.check_output_folder(args.annotate, args.source, "--annotate")
     models = evaluation.load_models(args.models or evaluation.find_models())
@@ -93,6 +95,7 @@ def print_text(results, problems):
 
 
 def write_csv(results, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["file", "x", "y", "width", "height", "emotion", *CLASS_NAMES])

@@ -60,6 +60,8 @@ def default_data_path():
 def load_dataset(path, skip_bad_rows=False, use_cache=True):
     """Reads a FER-2013 CSV; bad rows raise InputError unless skip_bad_rows."""
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder: pass the CSV file in it, say {path / 'fer2013.csv'}.")
     if not path.is_file():
         raise InputError(f"{path}: no such file. {GET_DATA_HELP}")
     if use_cache:

@@ -22,6 +22,8 @@ def find_models(models_dir=MODELS_DIR):
 def load_model(path):
     """Loads a model in safe mode and checks the model contract; raises InputError otherwise."""
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder: name the model files in it, say {path / 'model_*.h5'}.")
     if not path.is_file():
         raise InputError(f"{path}: no such model file.")
     try:

@@ -117,6 +117,11 @@ def test_missing_file_says_how_to_get_fer2013(tmp_path):
         data.load_dataset(tmp_path / "train.csv")
 
 
+def test_a_folder_given_as_data_is_named_as_one(tmp_path):
+    with pytest.raises(InputError, match="is a folder: pass the CSV file in it"):
+        data.load_dataset(tmp_path)
+
+
 def test_not_a_csv(tmp_path):
     path = tmp_path / "train.csv.gz"
     path.write_bytes(b"\x1f\x8b\x08 this is no gzip stream")

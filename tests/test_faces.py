@@ -82,7 +82,7 @@ def test_unreadable_pictures_raise_picture_error(content, tmp_path):
 
 def test_predict_prints_seven_probabilities_summing_to_one(astronaut, tiny_model, tmp_path):
     result = run_script("predict.py", astronaut, "--models", tiny_model, "--json", "--annotate", tmp_path / "out",
-                        "--csv", tmp_path / "faces.csv")
+                        "--csv", tmp_path / "tables" / "faces.csv")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     (face,) = document["results"][0]["faces"]
@@ -90,7 +90,7 @@ def test_predict_prints_seven_probabilities_summing_to_one(astronaut, tiny_model
     assert sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-3)
     with Image.open(tmp_path / "out" / "astronaut.png") as annotated:
         assert annotated.size == (512, 512)
-    with open(tmp_path / "faces.csv") as file:
+    with open(tmp_path / "tables" / "faces.csv") as file:  # its folder made as needed
         rows = list(csv.DictReader(file))
     assert len(rows) == 1 and rows[0]["emotion"] == face["emotion"]
 
