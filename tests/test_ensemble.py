@@ -146,6 +146,8 @@ def test_data_problems_and_bad_weights(tiny_models, faces_csv, tmp_path):
                        "none.csv: no such file")
     assert_clean_error(run_script("test_ensemble_model.py", "--models", *tiny_models, "--weights", "1", "--data", faces_csv),
                        "--weights has 1 values for 2 models")
+    assert_clean_error(run_script("test_ensemble_model.py", "--models", *tiny_models, "--data", faces_csv,
+                                  "--report-dir", faces_csv), "--report-dir", "is a file")
     for weights in (("0", "0"), ("1", "-1")):
         assert_clean_error(run_script("test_ensemble_model.py", "--models", *tiny_models, "--weights", *weights,
                                       "--data", faces_csv), "--weights must be zero or more")
