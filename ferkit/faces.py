@@ -100,10 +100,14 @@ def faces_in(path, detector=None, largest_only=False, whole_if_none=False):
     return [Face(box, crop_face(gray, box)) for box in boxes]
 
 
+def source_root(source):
+    """The folder that a source (one picture or a folder of them) is read relative to."""
+    return source if source.is_dir() else source.parent
+
+
 def mirrored_path(picture, source, folder):
     """Where a picture's output goes: source's tree mirrored in folder, as PNG."""
-    root = source if source.is_dir() else source.parent
-    return (folder / picture.relative_to(root)).with_suffix(".png")
+    return (folder / picture.relative_to(source_root(source))).with_suffix(".png")
 
 
 def check_output_folder(folder, source, flag):
@@ -115,10 +119,10 @@ def check_output_folder(folder, source, flag):
         raise InputError(f"{flag} {folder} would write over {source}: pick another folder.")
 
 
-def label_from_folders(path, root):
-    """The FER-2013 class of the nearest folder between root and path named after one, or None."""
+def label_from_folders(picture, source):
+    """The FER-2013 class of the nearest folder below source's root named after one, or None."""
     names = {name.lower(): index for index, name in enumerate(CLASS_NAMES)}
-    for folder in reversed(pathlib.Path(path).relative_to(root).parent.parts):
+    for folder in reversed(pathlib.Path(picture).relative_to(source_root(source)).parent.parts):
         if folder.lower() in names:
             return names[folder.lower()]
     return None

@@ -41,7 +41,6 @@ def main():
     pictures = faces.find_pictures(args.source)
     if not pictures:
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
-    root = args.source if args.source.is_dir() else args.source.parent  # labels come from folders below it
     detector = faces.face_detector() if args.detect_face else None
     written, skipped, rows = [], [], []
     progress = faces.Progress(len(pictures), "resizing")
@@ -63,7 +62,7 @@ def main():
         faces.Image.fromarray(found[0].pixels).save(target)
         written.append(target)
         if args.csv:
-            label = faces.label_from_folders(picture, root)
+            label = faces.label_from_folders(picture, args.source)
             if label is None:
                 skipped.append((picture, "written, but left out of the CSV: not inside a folder named after an emotion"))
             else:
