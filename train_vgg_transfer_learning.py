@@ -19,7 +19,8 @@ def main():
                                       width_help="width multiplier of the new dense head")
     parser.add_argument("--weights", default="auto",
                         help="imagenet, none, or the path of a VGG16 include_top=False weights file; "
-                             "auto is imagenet when it can be had, else none with a warning (default: auto)")
+                             "auto is imagenet when it can be had, else none with a warning; "
+                             "with --init, none (default: auto)")
     parser.add_argument("--fine-tune-epochs", type=int, default=None,
                         help="how many of the epochs, at the end, also train the top VGG block "
                              "(default: half of --epochs; 0 keeps the base frozen)")
@@ -31,8 +32,11 @@ def main():
     if args.image_size < 32:
         raise InputError(f"--image-size must be at least 32 (VGG-16's five poolings), got {args.image_size}.")
 
+    # --init's weights replace the base's, so there is nothing to fetch for them.
+    base_weights = "none" if args.init and args.weights == "auto" else args.weights
+
     def build():
-        return build_model(args.weights, args.image_size, args.width)
+        return build_model(base_weights, args.image_size, args.width)
 
     phases = [
         training.Phase(args.epochs - fine_tune_epochs, args.lr),

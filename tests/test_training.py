@@ -107,6 +107,15 @@ def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path):
     # Frozen base: the file's weights come through training untouched.
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(first_kernel), 0.5)
 
+    # Started from that model, the base keeps its weights, and no ImageNet weights are sought.
+    tuned = tmp_path / "tuned.h5"
+    result = run_script("train_vgg_transfer_learning.py", "--data", train_csv, "--output", tuned,
+                        "--init", output, "--fine-tune-epochs", "0", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+    first_kernel = evaluation.load_model(tuned).get_layer("vgg16").layers[1].kernel
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(first_kernel), 0.5)
+
 
 def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path):
     output = tmp_path / "model.h5"
