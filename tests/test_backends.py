@@ -1,0 +1,59 @@
+"""A saved model gives the same answers on every Keras backend (README, Backends)."""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT_DIR
+
+OTHER_BACKENDS = [
+    pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(name) is None, reason=f"{name} is not installed"))
+    for name in ("jax", "torch")
+]
+# Loads each model in safe mode and writes its probabilities for the first faces of the sample.
+PREDICT = """
+import sys
+import numpy as np
+from ferkit import data, evaluation
+faces = data.load_dataset("data/sample.csv").images[:48]
+np.save(sys.argv[1], np.stack([evaluation.predict(evaluation.load_model(path), faces) for path in sys.argv[2:]]))
+"""
+
+
+def probabilities_on(backend, model_paths, output):
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    result = subprocess.run([sys.executable, "-c", PREDICT, output, *model_paths], cwd=PROJECT_DIR,
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return np.load(output)
+
+
+@pytest.fixture(scope="module")
+def model_paths(tmp_path_factory):
+    """A shipped VGG-16 and Inception-v1, and a transfer model at 96 pixels, whose
+    resizing, gray-to-RGB and ImageNet normalisation layers the others lack."""
+    import keras
+
+    from ferkit import models
+
+    keras.utils.set_random_seed(0)
+    transfer = tmp_path_factory.mktemp("models") / "transfer.h5"
+    models.build_vgg16_transfer(None, image_size=96, head_width=0.125).save(transfer)
+    return [PROJECT_DIR / "models" / "model_1.h5", PROJECT_DIR / "models" / "model_2.h5", transfer]
+
+
+@pytest.fixture(scope="module")
+def tensorflow_probabilities(model_paths, tmp_path_factory):
+    return probabilities_on("tensorflow", model_paths, tmp_path_factory.mktemp("tf") / "probabilities.npy")
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_saved_models_predict_alike_on_every_backend(backend, model_paths, tensorflow_probabilities, tmp_path):
+    expected = tensorflow_probabilities
+    # Faces must get different answers, or agreement would prove little.
+    assert (expected.std(axis=1) > 1e-3).all()
+    found = probabilities_on(backend, model_paths, tmp_path / "probabilities.npy")
+    np.testing.assert_allclose(found, expected, atol=1e-4)
