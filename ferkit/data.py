@@ -15,7 +15,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from ferkit import IMAGE_SIZE, NUM_CLASSES, InputError
+from ferkit import CACHE_DIR, IMAGE_SIZE, NUM_CLASSES, InputError
 
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"
@@ -243,7 +243,7 @@ def _cache_path(path):
     if os.access(path.parent, os.W_OK):
         return path.with_name(path.name + ".cache.npz")
     key = hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    return pathlib.Path.home() / ".cache" / "ferkit" / f"{path.name}-{key}.cache.npz"
+    return CACHE_DIR / f"{path.name}-{key}.cache.npz"
 
 
 def _source_stamp(path):
