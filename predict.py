@@ -36,6 +36,8 @@ def main():
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
     if args.csv and args.csv.is_dir():
         raise InputError(f"--csv {args.csv} is a folder: name the file to write, say {args.csv / 'faces.csv'}.")
+    if args.csv and args.csv.resolve() in {picture.resolve() for picture in pictures}:
+        raise InputError(f"--csv {args.csv} is one of the pictures to read: name another file.")
     if args.annotate:
         faces.check_output_folder(args.annotate, args.source, "--annotate")
     models = evaluation.load_models(args.models or evaluation.find_models())

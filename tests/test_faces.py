@@ -95,7 +95,7 @@ def test_predict_prints_seven_probabilities_summing_to_one(astronaut, tiny_model
     assert len(rows) == 1 and rows[0]["emotion"] == face["emotion"]
 
 
-def test_predict_never_annotates_over_the_pictures(astronaut, tiny_model, tmp_path):
+def test_predict_never_writes_over_the_pictures(astronaut, tiny_model, tmp_path):
     folder = tmp_path / "photos"
     (folder / "trip").mkdir(parents=True)
     Image.open(astronaut).save(folder / "trip" / "astronaut.png")
@@ -103,6 +103,8 @@ def test_predict_never_annotates_over_the_pictures(astronaut, tiny_model, tmp_pa
     for source, annotate in ((folder, folder), (folder, folder / "trip"), (folder / "trip" / "astronaut.png", folder / "trip")):
         result = run_script("predict.py", source, "--models", tiny_model, "--annotate", annotate)
         assert_clean_error(result, "--annotate", str(annotate))
+    result = run_script("predict.py", folder, "--models", tiny_model, "--csv", folder / "trip" / "astronaut.png")
+    assert_clean_error(result, "--csv", "one of the pictures")
     assert [path.name for path in folder.rglob("*") if path.is_file()] == ["astronaut.png"]
     assert (folder / "trip" / "astronaut.png").read_bytes() == before
 
