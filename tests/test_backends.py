@@ -1,13 +1,10 @@
 """A saved model gives the same answers on every Keras backend (README, Backends)."""
 import importlib.util
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import PROJECT_DIR
+from conftest import PROJECT_DIR, run_script
 
 OTHER_BACKENDS = [
     pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(name) is None, reason=f"{name} is not installed"))
@@ -24,9 +21,7 @@ np.save(sys.argv[1], np.stack([evaluation.predict(evaluation.load_model(path), f
 
 
 def probabilities_on(backend, model_paths, output):
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    result = subprocess.run([sys.executable, "-c", PREDICT, output, *model_paths], cwd=PROJECT_DIR,
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = run_script("-c", PREDICT, output, *model_paths, backend=backend)
     assert result.returncode == 0, result.stderr
     return np.load(output)
 
