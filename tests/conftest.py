@@ -57,10 +57,9 @@ def run_script(*args, cwd=PROJECT_DIR, backend=None):
 
 
 def assert_clean_error(result, *fragments):
-    """Exit code 2, one 'error:' line naming what is wrong, no traceback."""
+    """Exit code 2 and, on stderr, nothing but one 'error:' line naming what is wrong."""
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(error_lines) == 1, result.stderr
+    error_lines = result.stderr.strip().splitlines()
+    assert len(error_lines) == 1 and error_lines[0].startswith("error:"), result.stderr
     for fragment in fragments:
         assert fragment in error_lines[0], error_lines[0]
