@@ -12,7 +12,8 @@ def run(main):
     try:
         main()
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
+        one_line = " ".join(str(error).split())  # messages quoted from libraries may hold newlines
+        print(f"error: {one_line}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         print("\ninterrupted.", file=sys.stderr)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import synthetic_faces, write_csv
+from conftest import assert_clean_error, run_script, synthetic_faces, write_csv
 from ferkit import InputError, data
 
 
@@ -127,6 +127,13 @@ def test_not_a_csv(tmp_path):
     path.write_bytes(b"\x1f\x8b\x08 this is no gzip stream")
     with pytest.raises(InputError, match="not a readable CSV"):
         data.load_dataset(path)
+
+
+def test_a_file_that_is_not_a_csv_stops_a_script_with_one_error_line(tmp_path):
+    notes = tmp_path / "notes.csv"
+    notes.write_text("emotion\nhappy\nsad, then angry, then happy\n")
+    result = run_script("train_vgg.py", "--data", notes, "--output", tmp_path / "model.h5")
+    assert_clean_error(result, str(notes), "not a readable CSV")
 
 
 def test_many_bad_rows_lists_the_first_few(tmp_path):
