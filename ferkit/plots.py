@@ -69,8 +69,7 @@ def plot_class_scores(precision, recall, f1, path, title):
     axes.set_xticks(positions, CLASS_NAMES)
     axes.set_ylim(0, 1.05)
     axes.set_title(title)
-    axes.legend(loc="lower right")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: inside, it hides the last class's bars
     axes.grid(axis="y", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
