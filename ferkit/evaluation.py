@@ -4,10 +4,10 @@ import pathlib
 import re
 import time
 
-import keras
 import numpy as np
 
 from ferkit import CLASS_NAMES, INPUT_SHAPE, NUM_CLASSES, InputError, cli, models
+from ferkit.backend import keras
 from ferkit.data import PROJECT_DIR
 
 MODELS_DIR = PROJECT_DIR / "models"

@@ -7,10 +7,10 @@ preprocessing code to be used. Augmentation wraps the model for training only.
 """
 import os
 
-import keras
-from keras import layers
-
 from ferkit import INPUT_SHAPE, NUM_CLASSES, InputError
+from ferkit.backend import keras
+
+layers = keras.layers
 
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (filters, convolutions)
 VGG16_HEAD_UNITS = 512

@@ -12,10 +12,10 @@ import tempfile
 import time
 import warnings
 
-import keras
 import numpy as np
 
 from ferkit import NUM_CLASSES, InputError, cli, data, evaluation, models, plots
+from ferkit.backend import keras
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
