@@ -20,4 +20,3 @@ INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
 class InputError(Exception):
     """A problem with what the user gave us; the scripts print it and exit with code 2."""
-
