@@ -133,6 +133,8 @@ def train(build_model, args, phases=None):
     resumed = load_resume_point(*resume_paths(output)) if args.resume else None
     train_set, val_set = data.load_splits(args.data, skip_bad_rows=args.skip_bad_rows)
     print(f"{args.data}: {len(train_set)} training and {len(val_set)} validation faces")
+    if output.exists() and not args.resume:
+        print(f"{output} exists: this run's best model will replace it")
     keras.utils.set_random_seed(args.seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

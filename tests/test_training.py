@@ -199,14 +199,16 @@ def test_a_run_started_on_jax_resumes_on_tensorflow(train_csv, tmp_path):
     assert_meets_model_contract(output)
 
 
-def test_same_seed_gives_the_same_validation_accuracy(train_csv, tmp_path):
-    accuracies = []
-    for run in ("a", "b"):
-        output = tmp_path / run / "model.h5"
+def test_a_rerun_with_the_same_seed_gives_the_same_accuracy_and_says_it_replaces_the_model(train_csv, tmp_path):
+    output = tmp_path / "model.h5"
+    accuracies, notices = [], []
+    for _ in range(2):
         result = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--seed", "3")
         assert result.returncode == 0, result.stderr
         accuracies.append([row["val_accuracy"] for row in history_rows(output)])
+        notices.append(f"{output} exists" in result.stdout)
     assert accuracies[0] == accuracies[1]
+    assert notices == [False, True]
 
 
 def test_an_interrupted_save_leaves_the_previous_model_intact(tmp_path):
