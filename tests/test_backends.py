@@ -28,8 +28,9 @@ def probabilities_on(backend, model_paths, output):
 
 @pytest.fixture(scope="module")
 def model_paths(tmp_path_factory):
-    """A shipped VGG-16 and Inception-v1, and a transfer model at 96 pixels, whose
-    resizing, gray-to-RGB and ImageNet normalisation layers the others lack."""
+    """Shipped models (a VGG-16, an Inception-v1, and model_9, which began training on JAX),
+    and a transfer model at 96 pixels, whose resizing, gray-to-RGB and ImageNet
+    normalisation layers the others lack."""
     import keras
 
     from ferkit import models
@@ -37,7 +38,8 @@ def model_paths(tmp_path_factory):
     keras.utils.set_random_seed(0)
     transfer = tmp_path_factory.mktemp("models") / "transfer.h5"
     models.build_vgg16_transfer(None, image_size=96, head_width=0.125).save(transfer)
-    return [PROJECT_DIR / "models" / "model_1.h5", PROJECT_DIR / "models" / "model_2.h5", transfer]
+    shipped = [PROJECT_DIR / "models" / f"model_{number}.h5" for number in (1, 2, 9)]
+    return shipped + [transfer]
 
 
 @pytest.fixture(scope="module")
