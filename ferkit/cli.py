@@ -40,5 +40,13 @@ def positive_float(text):
     return value
 
 
+def fraction(text):
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError(text)
+    return value
+
+
 positive_int.__name__ = "positive integer"  # argparse names the type in its message
 positive_float.__name__ = "positive number"
+fraction.__name__ = "number from 0 to 1"

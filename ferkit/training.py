@@ -56,6 +56,11 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
     parser.add_argument("--init", type=pathlib.Path, metavar="MODEL",
                         help="start from the weights of this saved model (say a shipped one, to fine-tune it "
                              "on your own faces) instead of random ones; same script and --width (default: none)")
+    parser.add_argument("--teacher", type=pathlib.Path, nargs="+", metavar="MODEL",
+                        help="also learn from these saved models' averaged, flip-averaged predictions on the "
+                             "training faces (knowledge distillation), say models/model_*.h5 (default: none)")
+    parser.add_argument("--teacher-weight", type=cli.fraction, default=0.5,
+                        help="the teachers' share of each training target, the labels' the rest (default: 0.5)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from its last finished epoch, with the "
                              "flags it started with unless given again")
@@ -81,6 +86,8 @@ def parse_args(parser, argv=None):
     if not settings:
         return args  # a fresh run, or nothing to resume: train() says so
     settings["data"] = pathlib.Path(settings["data"])
+    if settings.get("teacher"):
+        settings["teacher"] = [pathlib.Path(path) for path in settings["teacher"]]
     resumed = parser.parse_args(argv, namespace=argparse.Namespace(**settings))
     for name, value in settings.items():
         flag, given = "--" + name.replace("_", "-"), getattr(resumed, name)
@@ -100,6 +107,8 @@ def run_settings(args):
     for name in ("data", "init"):
         if settings[name] is not None:
             settings[name] = str(pathlib.Path(settings[name]).resolve())
+    if settings.get("teacher"):
+        settings["teacher"] = [str(pathlib.Path(path).resolve()) for path in settings["teacher"]]
     return settings
 
 
@@ -151,7 +160,8 @@ def train(build_model, args, phases=None):
     state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
     recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine)
-    inputs = (as_model_input(train_set.images), keras.utils.to_categorical(train_set.labels, NUM_CLASSES))
+    targets = training_targets(train_set, args.teacher, args.teacher_weight)
+    inputs = (as_model_input(train_set.images), targets)
     validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
     verbose = cli.keras_verbosity()
@@ -188,6 +198,19 @@ def initial_model(build_model, init_path):
         models.copy_weights(evaluation.load_model(init_path), model, init_path)
         print(f"starting from the weights of {init_path}")
     return model
+
+
+def training_targets(faces, teacher_paths=None, teacher_weight=0.5):
+    """One-hot labels; with teachers, blended with the average of their flip-averaged
+    predictions, which say what else each face looks like (knowledge distillation)."""
+    labels = keras.utils.to_categorical(faces.labels, NUM_CLASSES)
+    if not teacher_paths:
+        return labels
+    teachers = evaluation.load_models(teacher_paths)
+    print(f"predicting the {len(faces)} training faces with {len(teachers)} teacher{'s' if len(teachers) > 1 else ''}")
+    outputs, _ = evaluation.predict_all(teachers, faces.images, tta=True)
+    taught = evaluation.average([(plain + mirrored) / 2 for plain, mirrored in outputs])
+    return (1 - teacher_weight) * labels + teacher_weight * taught.astype("float32")
 
 
 def compile_model(model, learning_rate):

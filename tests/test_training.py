@@ -155,6 +155,49 @@ def test_init_starts_a_run_from_a_saved_models_weights(train_csv, tmp_path):
     assert_clean_error(inception, "does not fit", "it has no layer")
 
 
+def save_teacher(path, seed):
+    """A model meeting the contract whose outputs differ from face to face and from each face's mirror image."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((48, 48, 1))
+    scaled = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(scaled)).save(path)
+    return path
+
+
+def test_teachers_predictions_mirrored_and_averaged_join_the_labels_as_targets(tmp_path):
+    from ferkit import data, training
+
+    images, labels = synthetic_faces(20)
+    faces = data.Dataset(images, labels, None, tmp_path)
+    paths = [save_teacher(tmp_path / f"teacher_{seed}.h5", seed) for seed in (1, 2)]
+    targets = training.training_targets(faces, paths, teacher_weight=0.3)
+
+    pixels = images[..., np.newaxis].astype("float32")
+    predictions = [evaluation.load_model(path).predict(batch, verbose=0)
+                   for path in paths for batch in (pixels, pixels[:, :, ::-1])]
+    assert not np.allclose(predictions[0], predictions[1])  # the mirror image counts
+    expected = 0.7 * np.eye(7)[labels] + 0.3 * np.mean(predictions, axis=0)
+    np.testing.assert_allclose(targets, expected, atol=1e-6)
+    np.testing.assert_allclose(targets.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(training.training_targets(faces), np.eye(7)[labels])
+
+
+def test_a_distilled_run_resumes_with_its_teachers(train_csv, tmp_path):
+    teacher = save_teacher(tmp_path / "teacher.h5", seed=1)
+    output = tmp_path / "model.h5"
+    timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
+                       "--teacher", teacher, "--time-limit", "0.001")
+    assert timed.returncode == 0, timed.stderr
+    assert "predicting the 112 training faces with 1 teacher\n" in timed.stdout
+    resumed = run_script("train_vgg.py", "--output", output, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "predicting the 112 training faces with 1 teacher\n" in resumed.stdout
+    assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
+    assert_meets_model_contract(output)
+
+
 def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv, tmp_path):
     output = tmp_path / "model.h5"
     timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
@@ -244,6 +287,8 @@ def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_pa
         (("--data", "{good}", "--output", "{tmp}/model.keras"), ["must end in .h5"]),
         (("--data", "{good}", "--init", "{bad}"), ["bad.csv", "not a loadable Keras model"]),
         (("--data", "{good}", "--init", "{tmp}/model.h5"), ["overwrite the model it starts from"]),
+        (("--data", "{good}", "--teacher", "{tmp}/nowhere.h5"), ["nowhere.h5: no such model file"]),
+        (("--data", "{good}", "--teacher", "{bad}"), ["bad.csv", "not a loadable Keras model"]),
     ],
 )
 def test_bad_input_gives_one_clear_error(arguments, fragments, tmp_path):
