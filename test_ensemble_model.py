@@ -67,7 +67,7 @@ def main():
     }
     variants = {"plain": [plain for plain, _ in outputs]}
     if args.tta:
-        variants["tta"] = [(plain + mirrored) / 2 for plain, mirrored in outputs]
+        variants["tta"] = evaluation.flip_averaged(outputs)
     for variant, probabilities in variants.items():
         for entry, model_probabilities in zip(report["models"], probabilities):
             entry[f"accuracy_{variant}"] = evaluation.score(faces.labels, model_probabilities)["accuracy"]

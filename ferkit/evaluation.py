@@ -72,6 +72,11 @@ def predict_all(models, images, batch_size=256, tta=False):
     return outputs, passes * len(images) / (time.perf_counter() - start)
 
 
+def flip_averaged(outputs):
+    """Each model's plain and mirrored probabilities from predict_all(..., tta=True), averaged."""
+    return [(plain + mirrored) / 2 for plain, mirrored in outputs]
+
+
 def check_weights(weights, num_models):
     """Raises InputError unless weights (or None, equal weights) can average num_models models."""
     if weights is None:
