@@ -104,11 +104,11 @@ def parse_args(parser, argv=None):
 def run_settings(args):
     """The flags a resume point remembers, as JSON values."""
     settings = {name: value for name, value in vars(args).items() if name not in PER_INVOCATION}
-    for name in ("data", "init"):
-        if settings[name] is not None:
+    for name in ("data", "init", "teacher"):
+        if isinstance(settings[name], list):
+            settings[name] = [str(pathlib.Path(path).resolve()) for path in settings[name]]
+        elif settings[name] is not None:
             settings[name] = str(pathlib.Path(settings[name]).resolve())
-    if settings.get("teacher"):
-        settings["teacher"] = [str(pathlib.Path(path).resolve()) for path in settings["teacher"]]
     return settings
 
 
@@ -209,7 +209,7 @@ def training_targets(faces, teacher_paths=None, teacher_weight=0.5):
     teachers = evaluation.load_models(teacher_paths)
     print(f"predicting the {len(faces)} training faces with {len(teachers)} teacher{'s' if len(teachers) > 1 else ''}")
     outputs, _ = evaluation.predict_all(teachers, faces.images, tta=True)
-    taught = evaluation.average([(plain + mirrored) / 2 for plain, mirrored in outputs])
+    taught = evaluation.average(evaluation.flip_averaged(outputs))
     return (1 - teacher_weight) * labels + teacher_weight * taught.astype("float32")
 
 
