@@ -2,6 +2,7 @@
 import argparse
 import csv
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -123,6 +124,10 @@ def resume_paths(output):
     return output.with_name(output.stem + ".resume.keras"), output.with_name(output.stem + ".resume.json")
 
 
+def teachers_cache_path(output):
+    return output.with_name(output.stem + ".resume.teachers.npz")
+
+
 def side_paths(output):
     """The per-epoch history CSV and its training-curve PNG, beside the model."""
     return output.with_name(output.stem + ".history.csv"), output.with_name(output.stem + ".history.png")
@@ -160,7 +165,7 @@ def train(build_model, args, phases=None):
     state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
     recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine)
-    targets = training_targets(train_set, args.teacher, args.teacher_weight)
+    targets = training_targets(train_set, args.teacher, args.teacher_weight, teachers_cache_path(output))
     inputs = (as_model_input(train_set.images), targets)
     validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
@@ -200,17 +205,49 @@ def initial_model(build_model, init_path):
     return model
 
 
-def training_targets(faces, teacher_paths=None, teacher_weight=0.5):
+def training_targets(faces, teacher_paths=None, teacher_weight=0.5, cache_path=None):
     """One-hot labels; with teachers, blended with the average of their flip-averaged
     predictions, which say what else each face looks like (knowledge distillation)."""
     labels = keras.utils.to_categorical(faces.labels, NUM_CLASSES)
     if not teacher_paths:
         return labels
-    teachers = evaluation.load_models(teacher_paths)
+    taught = teacher_predictions(faces, teacher_paths, cache_path)
+    return (1 - teacher_weight) * labels + teacher_weight * taught.astype("float32")
+
+
+def teacher_predictions(faces, teacher_paths, cache_path=None):
+    """The teachers' averaged, flip-averaged predictions on faces. Many teachers take
+    minutes to predict a training set, so the result is kept at cache_path and reused,
+    by a resumed run say, while the teacher files and the faces are the same."""
+    teachers = evaluation.load_models(teacher_paths)  # first, so that a bad teacher is reported as such
+    key = teachers_key(faces, teacher_paths)
+    cached = read_cached_predictions(cache_path, key)
+    if cached is not None:
+        print(f"reusing the teachers' predictions on the {len(faces)} training faces from {cache_path}")
+        return cached
     print(f"predicting the {len(faces)} training faces with {len(teachers)} teacher{'s' if len(teachers) > 1 else ''}")
     outputs, _ = evaluation.predict_all(teachers, faces.images, tta=True)
     taught = evaluation.average(evaluation.flip_averaged(outputs))
-    return (1 - teacher_weight) * labels + teacher_weight * taught.astype("float32")
+    if cache_path:
+        with atomic_path(cache_path) as temporary:
+            np.savez(temporary, predictions=taught, key=key)
+    return taught
+
+
+def teachers_key(faces, teacher_paths):
+    """Names what the predictions came from, by content: the teacher files and the faces."""
+    digests = [hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest() for path in teacher_paths]
+    return json.dumps({"teachers": digests, "faces": hashlib.sha256(faces.images.tobytes()).hexdigest()})
+
+
+def read_cached_predictions(cache_path, key):
+    if cache_path is None:
+        return None
+    try:
+        with np.load(cache_path) as cached:
+            return cached["predictions"] if str(cached["key"]) == key else None
+    except (OSError, ValueError, KeyError):  # none yet, or unreadable: predict again
+        return None
 
 
 def compile_model(model, learning_rate):

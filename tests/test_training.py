@@ -193,9 +193,32 @@ def test_a_distilled_run_resumes_with_its_teachers(train_csv, tmp_path):
     assert "predicting the 112 training faces with 1 teacher\n" in timed.stdout
     resumed = run_script("train_vgg.py", "--output", output, "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert "predicting the 112 training faces with 1 teacher\n" in resumed.stdout
+    assert "reusing the teachers' predictions on the 112 training faces" in resumed.stdout
+    assert "predicting" not in resumed.stdout
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
     assert_meets_model_contract(output)
+
+
+def test_teachers_predictions_are_reused_only_while_teachers_and_faces_are_unchanged(tmp_path):
+    from ferkit import data, training
+
+    images, labels = synthetic_faces(20)
+    faces = data.Dataset(images, labels, None, tmp_path)
+    teacher = save_teacher(tmp_path / "teacher.h5", seed=1)
+    cache = tmp_path / "model.resume.teachers.npz"
+    first = training.teacher_predictions(faces, [teacher], cache)
+
+    with np.load(cache) as cached:  # a stand-in result shows whether the next call read it
+        np.savez(cache, predictions=np.full_like(first, 1 / 7), key=cached["key"])
+    np.testing.assert_allclose(training.teacher_predictions(faces, [teacher], cache), 1 / 7)
+
+    other_faces = data.Dataset(images[::-1].copy(), labels[::-1].copy(), None, tmp_path)
+    np.testing.assert_allclose(training.teacher_predictions(other_faces, [teacher], cache), first[::-1], atol=1e-6)
+
+    retrained = save_teacher(teacher, seed=2)
+    np.testing.assert_allclose(training.teacher_predictions(faces, [retrained], cache),
+                               training.teacher_predictions(faces, [retrained]), atol=1e-6)
+    assert not np.allclose(training.teacher_predictions(faces, [retrained], cache), first)
 
 
 def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv, tmp_path):
