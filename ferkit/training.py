@@ -236,7 +236,7 @@ def teacher_predictions(faces, teacher_paths, cache_path=None):
 
 def teachers_key(faces, teacher_paths):
     """Names what the predictions came from, by content: the teacher files and the faces."""
-    digests = [hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest() for path in teacher_paths]
+    digests = [evaluation.sha256(path) for path in teacher_paths]
     return json.dumps({"teachers": digests, "faces": hashlib.sha256(faces.images.tobytes()).hexdigest()})
 
 
