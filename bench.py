@@ -4,6 +4,7 @@ machine's own matrix-product ceiling.
     python3 bench.py                          # widths 0.25,0.5,1.0 on data/ (KERAS_BACKEND picks the backend)
     python3 bench.py --widths 0.25 --quick    # a few minutes
     python3 bench.py --json                   # the same figures as JSON
+    python3 bench.py --mixed-precision        # training in bfloat16, as train_*.py --mixed-precision
 """
 import argparse
 import json
@@ -13,7 +14,7 @@ import time
 
 import numpy as np
 
-from ferkit import NUM_CLASSES, cli, data, evaluation, models
+from ferkit import NUM_CLASSES, cli, data, evaluation, models, training
 
 BUILDERS = {"vgg16": models.build_vgg16, "inception_v1": models.build_inception}
 
@@ -26,6 +27,8 @@ def parse_args():
     parser.add_argument("--batch-size", type=cli.positive_int, default=64, help="training batch size (default: 64)")
     parser.add_argument("--augment", choices=models.AUGMENTATIONS, default="full",
                         help="augmentation in the timed training steps (default: full)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="time the training steps in bfloat16 with float32 weights, as the training scripts' flag")
     parser.add_argument("--quick", action="store_true", help="fewer timed steps")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     return parser.parse_args()
@@ -65,8 +68,6 @@ def matmul_ceiling(size=2048, repeats=5):
 
 
 def bench_training(name, model, batch_size, steps, ceiling):
-    from ferkit import training
-
     training.compile_model(model, 0.01)
     rng = np.random.default_rng(0)
     faces = rng.integers(0, 256, (batch_size, 48, 48, 1)).astype("float32")
@@ -115,10 +116,13 @@ def main():
     loaded, load_seconds = load_timed(committed)
     report = {"backend": keras.backend.backend(), "data": bench_data(args.data)}
     report["matmul_gflops_per_s"] = ceiling = matmul_ceiling()
+    report["training_precision"] = "mixed_bfloat16" if args.mixed_precision else "float32"
+    training.set_precision(args.mixed_precision)
     report["training"] = [
         bench_training(f"{name} x{width}", models.for_training(builder(width), args.augment), args.batch_size, steps, ceiling)
         for name, builder in BUILDERS.items() for width in widths
     ]
+    training.set_precision(False)
     repeats = 3 if args.quick else 10
     report["inference"] = [bench_inference(path.name, inference_predictor([model]), repeats, seconds)
                            for path, model, seconds in zip(committed, loaded, load_seconds)]
@@ -132,7 +136,8 @@ def main():
 def format_report(report):
     loading = report["data"]
     lines = [
-        f"backend {report['backend']}; float32 matrix product {report['matmul_gflops_per_s']:.0f} GFLOP/s",
+        f"backend {report['backend']}; float32 matrix product {report['matmul_gflops_per_s']:.0f} GFLOP/s; "
+        f"training in {report['training_precision']}",
         "",
         f"data ({loading['file']}): parse {loading['parse_s']:.2f} s, cached load {loading['cached_load_s']:.2f} s, "
         f"per-row str.split parse {loading['naive_parse_s']:.2f} s ({loading['speed_up']:.1f}x slower than the parse)",

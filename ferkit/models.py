@@ -109,7 +109,8 @@ def dense_bn_relu(x, units, name):
 
 def classifier(x, dropout):
     x = layers.Dropout(dropout, name="head_dropout")(x)
-    return layers.Dense(NUM_CLASSES, activation="softmax", name="predictions")(x)
+    # float32 even under mixed precision: a bfloat16 softmax rounds the loss's small probabilities.
+    return layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32", name="predictions")(x)
 
 
 def build_vgg16(width=1.0, dropout=0.3):

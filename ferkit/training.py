@@ -68,6 +68,10 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
     parser.add_argument("--time-limit", type=cli.positive_float, metavar="MINUTES",
                         help="end the run after the first epoch that finishes past this many minutes; "
                              "--resume continues it later (default: no limit)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="compute in bfloat16, keeping the weights in float32: faster on GPUs and on "
+                             "CPUs with AMX (bench.py --mixed-precision says by how much); the saved "
+                             "model is float32 all the same")
     parser.add_argument("--skip-bad-rows", action="store_true", help="drop malformed CSV rows instead of stopping")
     return parser
 
@@ -75,7 +79,7 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
 # Flags that belong to one invocation, not to the run a resume point remembers.
 PER_INVOCATION = ("resume", "output", "time_limit")
 # Flags that shape the model, which is built once: a resumed run keeps the run's values.
-BUILT_IN = ("width", "dropout", "augment", "weights", "image_size", "init")
+BUILT_IN = ("width", "dropout", "augment", "weights", "image_size", "init", "mixed_precision")
 
 
 def parse_args(parser, argv=None):
@@ -156,6 +160,8 @@ def train(build_model, args, phases=None):
         tf.config.experimental.enable_op_determinism()
 
     output.parent.mkdir(parents=True, exist_ok=True)
+    set_precision(args.mixed_precision)
+    export = float32_exporter(build_model) if args.mixed_precision else None
     if resumed:
         trainer, state = resumed
     else:
@@ -164,7 +170,7 @@ def train(build_model, args, phases=None):
     new_lr = args.resume and (state.get("settings") or {}).get("lr", args.lr) != args.lr
     state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
-    recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine)
+    recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine, export=export)
     targets = training_targets(train_set, args.teacher, args.teacher_weight, teachers_cache_path(output))
     inputs = (as_model_input(train_set.images), targets)
     validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
@@ -194,6 +200,28 @@ def train(build_model, args, phases=None):
 
     print(f"best validation accuracy {state['best']:.4f} at epoch {state['best_epoch']}; saved {output}")
     return state
+
+
+def set_precision(mixed):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if mixed else "float32")
+
+
+def float32_exporter(build_model):
+    """A function that returns a float32 copy of a mixed-precision model, so that what is
+    saved computes in float32 like every other saved model. Mixed precision keeps the
+    weights in float32, so copying them loses nothing."""
+    policy = keras.mixed_precision.global_policy()
+    set_precision(False)
+    try:
+        twin = build_model()
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+    def export(model):
+        twin.set_weights(model.get_weights())
+        return twin
+
+    return export
 
 
 def initial_model(build_model, init_path):
@@ -268,9 +296,10 @@ class EpochRecorder(keras.callbacks.Callback):
     decisions, and a resume point. Kept in one callback so that the resume point
     holds every piece of state that decides the rest of the run."""
 
-    def __init__(self, output, state, patience, time_limit_minutes=None, halve_lr=True):
+    def __init__(self, output, state, patience, time_limit_minutes=None, halve_lr=True, export=None):
         super().__init__()
         self.output = output
+        self.export = export or (lambda model: model)
         self.state = state
         self.patience = patience
         self.halve_lr = halve_lr
@@ -292,7 +321,7 @@ class EpochRecorder(keras.callbacks.Callback):
         state["epoch"] = epoch + 1
         if row["val_accuracy"] > state["best"]:
             state.update(best=row["val_accuracy"], best_epoch=epoch + 1, wait=0)
-            save_model(models.inference_part(self.model), self.output)
+            save_model(self.export(models.inference_part(self.model)), self.output)
         else:
             state["wait"] += 1
             if self.halve_lr and state["wait"] % self.lr_patience == 0:

@@ -251,6 +251,30 @@ def test_resume_alone_continues_the_run_as_it_started_and_cosine_keeps_its_curve
     np.testing.assert_allclose(rates, [0.02, 0.015, 0.005], rtol=1e-5)
 
 
+def test_mixed_precision_trains_in_bfloat16_and_saves_the_learnt_weights_in_float32(train_csv, tmp_path):
+    import keras
+
+    output = tmp_path / "model.h5"
+    started = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
+                         "--mixed-precision", "--time-limit", "0.001")
+    assert started.returncode == 0, started.stderr
+    trainer = keras.models.load_model(output.with_name("model.resume.keras"))
+    learnt = trainer.layers[-1]
+    assert learnt.get_layer("block1_conv1").dtype_policy.name == "mixed_bfloat16"
+    saved = evaluation.load_model(output)
+    assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
+    # Epoch 1 is the best so far, so the saved model holds the weights the resume point does.
+    for kept, trained in zip(saved.get_weights(), learnt.get_weights()):
+        np.testing.assert_array_equal(kept, trained)
+
+    resumed = run_script("train_vgg.py", "--output", output, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Epoch 2/2" in resumed.stdout
+    resumed_trainer = keras.models.load_model(output.with_name("model.resume.keras"))
+    assert resumed_trainer.layers[-1].get_layer("block1_conv1").dtype_policy.name == "mixed_bfloat16"
+    assert_meets_model_contract(output)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_a_run_started_on_jax_resumes_on_tensorflow(train_csv, tmp_path):
     # Say, started on a GPU machine and finished on a laptop.
