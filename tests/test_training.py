@@ -264,6 +264,7 @@ def test_mixed_precision_trains_in_bfloat16_and_saves_the_learnt_weights_in_floa
     saved = evaluation.load_model(output)
     assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
     # Epoch 1 is the best so far, so the saved model holds the weights the resume point does.
+    assert len(saved.get_weights()) == len(learnt.get_weights())
     for kept, trained in zip(saved.get_weights(), learnt.get_weights()):
         np.testing.assert_array_equal(kept, trained)
 
