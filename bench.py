@@ -116,8 +116,8 @@ def main():
     loaded, load_seconds = load_timed(committed)
     report = {"backend": keras.backend.backend(), "data": bench_data(args.data)}
     report["matmul_gflops_per_s"] = ceiling = matmul_ceiling()
-    report["training_precision"] = "mixed_bfloat16" if args.mixed_precision else "float32"
     training.set_precision(args.mixed_precision)
+    report["training_precision"] = keras.mixed_precision.global_policy().name
     report["training"] = [
         bench_training(f"{name} x{width}", models.for_training(builder(width), args.augment), args.batch_size, steps, ceiling)
         for name, builder in BUILDERS.items() for width in widths
