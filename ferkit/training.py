@@ -161,7 +161,7 @@ def train(build_model, args, phases=None):
 
     output.parent.mkdir(parents=True, exist_ok=True)
     set_precision(args.mixed_precision)
-    export = float32_exporter(build_model) if args.mixed_precision else None
+    export = float32_exporter() if args.mixed_precision else None
     if resumed:
         trainer, state = resumed
     else:
@@ -206,22 +206,29 @@ def set_precision(mixed):
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if mixed else "float32")
 
 
-def float32_exporter(build_model):
+def float32_exporter():
     """A function that returns a float32 copy of a mixed-precision model, so that what is
     saved computes in float32 like every other saved model. Mixed precision keeps the
-    weights in float32, so copying them loses nothing."""
-    policy = keras.mixed_precision.global_policy()
-    set_precision(False)
-    try:
-        twin = build_model()
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
+    weights in float32, so copying them loses nothing. The copy is made once, from the
+    model's own layers: building it anew would fetch pretrained weights a second time."""
+    twin = None
 
     def export(model):
+        nonlocal twin
+        if twin is None:
+            twin = float32_copy(model)
         twin.set_weights(model.get_weights())
         return twin
 
     return export
+
+
+def float32_copy(model):
+    """model with every layer, those of nested models too, computing in float32."""
+    def float32_layer(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    return keras.models.clone_model(model, clone_function=float32_layer, recursive=True)
 
 
 def initial_model(build_model, init_path):

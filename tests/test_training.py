@@ -276,6 +276,47 @@ def test_mixed_precision_trains_in_bfloat16_and_saves_the_learnt_weights_in_floa
     assert_meets_model_contract(output)
 
 
+def test_the_float32_copy_of_a_mixed_precision_model_reaches_into_nested_models():
+    # The transfer model holds VGG-16's base as a model inside the model.
+    from ferkit import models, training
+
+    training.set_precision(True)
+    try:
+        mixed = models.build_vgg16_transfer(None, image_size=48, head_width=0.125)
+    finally:
+        training.set_precision(False)
+    assert mixed.get_layer("vgg16").layers[1].dtype_policy.name == "mixed_bfloat16"
+    export = training.float32_exporter()
+    copy = export(mixed)
+    nested = copy.get_layer("vgg16")
+    assert {layer.dtype_policy.name for layer in copy.layers + nested.layers} == {"float32"}
+    for kept, trained in zip(copy.get_weights(), mixed.get_weights(), strict=True):
+        np.testing.assert_array_equal(kept, trained)
+    faces = np.random.default_rng(0).integers(0, 256, size=(4, 48, 48, 1)).astype("float32")
+    np.testing.assert_allclose(copy.predict(faces, verbose=0), mixed.predict(faces, verbose=0), atol=0.05)
+    assert export(mixed) is copy  # made once, then given each new set of weights
+
+
+def test_a_mixed_precision_run_builds_its_model_once(train_csv, tmp_path):
+    # Building is what fetches the transfer model's ImageNet weights; once is enough.
+    from ferkit import models, training
+
+    builds = []
+
+    def build():
+        builds.append(len(builds))
+        return models.build_vgg16(width=0.125)
+
+    argv = ["--data", str(train_csv), "--output", str(tmp_path / "model.h5"), *TINY, "--mixed-precision"]
+    args = training.parse_args(training.training_parser("test", model_number=1, epochs=1), argv)
+    try:
+        training.train(build, args)
+    finally:
+        training.set_precision(False)
+    assert builds == [0]
+    assert_meets_model_contract(tmp_path / "model.h5")
+
+
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_a_run_started_on_jax_resumes_on_tensorflow(train_csv, tmp_path):
     # Say, started on a GPU machine and finished on a laptop.
