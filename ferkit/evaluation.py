@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from ferkit import CLASS_NAMES, INPUT_SHAPE, NUM_CLASSES, InputError, cli, models
-from ferkit.backend import keras
+from ferkit.backend import keras, native_stderr_silenced
 from ferkit.data import PROJECT_DIR
 
 MODELS_DIR = PROJECT_DIR / "models"
@@ -27,7 +27,10 @@ def load_model(path):
     if not path.is_file():
         raise InputError(f"{path}: no such model file.")
     try:
-        model = keras.models.load_model(path, compile=False, safe_mode=True)
+        # Keras reads .h5 files with TensorFlow's help when it is installed, importing it
+        # here on the other backends, and TensorFlow's start-up lines would bury our errors.
+        with native_stderr_silenced():
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # h5py, zipfile and Keras raise many kinds for a bad file
         raise InputError(f"{path}: not a loadable Keras model ({type(error).__name__}: {error}).") from None
     models.allow_jit(model)  # older files hold augmentation layers, which would keep JAX from compiling

@@ -1,10 +1,10 @@
-"""A saved model gives the same answers on every Keras backend (README, Backends)."""
+"""Saved models work alike on every Keras backend: the same answers, the same clean errors (README, Backends)."""
 import importlib.util
 
 import numpy as np
 import pytest
 
-from conftest import PROJECT_DIR, run_script
+from conftest import PROJECT_DIR, assert_clean_error, run_script
 
 OTHER_BACKENDS = [
     pytest.param(name, marks=pytest.mark.skipif(importlib.util.find_spec(name) is None, reason=f"{name} is not installed"))
@@ -54,3 +54,13 @@ def test_saved_models_predict_alike_on_every_backend(backend, model_paths, tenso
     assert (expected.std(axis=1) > 1e-3).all()
     found = probabilities_on(backend, model_paths, tmp_path / "probabilities.npy")
     np.testing.assert_allclose(found, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_errors_after_loading_a_model_stay_one_line_on_every_backend(backend, tmp_path):
+    # Loading an .h5 file imports TensorFlow on the other backends when it is installed.
+    not_a_model = tmp_path / "notes.h5"
+    not_a_model.write_text("not a model")
+    result = run_script("test_ensemble_model.py", "--models", PROJECT_DIR / "models" / "model_1.h5", not_a_model,
+                        backend=backend)
+    assert_clean_error(result, "notes.h5", "not a loadable Keras model")
