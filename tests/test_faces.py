@@ -21,9 +21,12 @@ def astronaut(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
+    import keras
+
     from ferkit import models
 
     path = tmp_path_factory.mktemp("models") / "model_1.h5"
+    keras.utils.set_random_seed(0)  # the same model whichever tests ran before in this process
     model = models.build_vgg16(width=0.125)
     # Untrained, it answers nearly 1/7 for every face; larger logits make its answers differ.
     kernel = model.get_layer("predictions").kernel
