@@ -33,16 +33,14 @@ def parse_args():
 
 def main():
     args = parse_args()
-    if args.output.suffix != ".h5":
-        raise InputError(f"--output must end in .h5, got {args.output}.")
+    training.check_model_output(args.output)
     if args.output.resolve() in {path.resolve() for path in args.models}:
         raise InputError(f"--output {args.output} is one of the models to average: name another file.")
-    models = evaluation.load_models(args.models)
+    averaged = averaging.average_weights(evaluation.load_models(args.models), args.models)
     train, _ = data.load_splits(args.data, skip_bad_rows=args.skip_bad_rows)
     keras.utils.set_random_seed(args.seed)
     chosen = np.random.default_rng(args.seed).permutation(len(train))[: args.faces]
-    averaged = averaging.average_weights(models, args.models)
-    print(f"averaged {len(models)} models; re-estimating batch-norm statistics on {len(chosen)} training faces")
+    print(f"averaged {len(args.models)} models; re-estimating batch-norm statistics on {len(chosen)} training faces")
     averaging.reestimate_batch_norm(averaged, train.images[chosen])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     training.save_model(averaged, args.output)

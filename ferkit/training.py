@@ -142,8 +142,7 @@ def train(build_model, args, phases=None):
     validation accuracy at args.output."""
     phases = phases or [Phase(args.epochs, args.lr)]
     output = pathlib.Path(args.output)
-    if output.suffix != ".h5":
-        raise InputError(f"--output must end in .h5, got {output}.")
+    check_model_output(output)
     if args.init and not args.resume and pathlib.Path(args.init).resolve() == output.resolve():
         raise InputError(f"--init and --output are both {output}: the run would overwrite the model it "
                          "starts from. Give another --output.")
@@ -374,6 +373,12 @@ def write_history(history, csv_path, png_path):
     columns = {name: [row[name] for row in history] for name in HISTORY_FIELDS}
     with atomic_path(png_path) as temporary:
         plots.plot_history(columns, temporary)
+
+
+def check_model_output(path):
+    """Saved models are .h5 files; says so before any work is done."""
+    if path.suffix != ".h5":
+        raise InputError(f"--output must end in .h5, got {path}.")
 
 
 def save_model(model, path):
