@@ -13,7 +13,7 @@ import pathlib
 
 import numpy as np
 
-from ferkit import InputError, averaging, cli, data, evaluation, training
+from ferkit import InputError, averaging, cli, data, evaluation, files
 from ferkit.backend import keras
 
 
@@ -33,7 +33,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    training.check_model_output(args.output)
+    files.check_model_output(args.output)
     if args.output.resolve() in {path.resolve() for path in args.models}:
         raise InputError(f"--output {args.output} is one of the models to average: name another file.")
     averaged = averaging.average_weights(evaluation.load_models(args.models), args.models)
@@ -43,7 +43,7 @@ def main():
     print(f"averaged {len(args.models)} models; re-estimating batch-norm statistics on {len(chosen)} training faces")
     averaging.reestimate_batch_norm(averaged, train.images[chosen])
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    training.save_model(averaged, args.output)
+    files.save_model(averaged, args.output)
     print(f"saved {args.output}")
 
 

@@ -2,25 +2,24 @@
 averaging, Izmailov et al. 2018), such as the runs of a warm-restart chain."""
 import numpy as np
 
-from ferkit import InputError
+from ferkit import InputError, models
 from ferkit.backend import keras
-from ferkit.training import as_model_input
 
 
-def average_weights(models, paths):
+def average_weights(snapshots, paths):
     """Sets the first model's weights to the mean of all the models' weights; returns it."""
-    if len(models) < 2:
+    if len(snapshots) < 2:
         raise InputError("name at least two models to average.")
-    first_shapes = [tuple(weight.shape) for weight in models[0].weights]
-    for model, path in zip(models[1:], paths[1:]):
+    first_shapes = [tuple(weight.shape) for weight in snapshots[0].weights]
+    for model, path in zip(snapshots[1:], paths[1:]):
         if [tuple(weight.shape) for weight in model.weights] != first_shapes:
             raise InputError(
                 f"{path} is not the same network as {paths[0]} (its weights differ in number or shape): "
                 "only snapshots of one architecture and width can be averaged."
             )
-    for weights in zip(*(model.weights for model in models)):
+    for weights in zip(*(model.weights for model in snapshots)):
         weights[0].assign(np.mean([keras.ops.convert_to_numpy(weight) for weight in weights], axis=0))
-    return models[0]
+    return snapshots[0]
 
 
 def batch_norm_layers(model):
@@ -46,7 +45,7 @@ def reestimate_batch_norm(model, images, batch_size=256):
     for number, start in enumerate(range(0, len(images), batch_size), 1):
         for norm in norms:
             norm.momentum = 1 - 1 / number  # a running mean over the batches, equal weights
-        model(as_model_input(images[start : start + batch_size]), training=True)
+        model(models.as_input(images[start : start + batch_size]), training=True)
     for norm, momentum in zip(norms, momenta):
         norm.momentum = momentum
     return model

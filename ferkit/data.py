@@ -9,13 +9,13 @@ import gzip
 import hashlib
 import os
 import pathlib
-import tempfile
 import zlib
 
 import numpy as np
 import pandas as pd
 
 from ferkit import CACHE_DIR, IMAGE_SIZE, NUM_CLASSES, InputError
+from ferkit.files import atomic_path
 
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"
@@ -268,16 +268,15 @@ def _write_cache(path, dataset):
     has_usage = dataset.usage is not None
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache.parent, suffix=".npz", delete=False) as file:
+        with atomic_path(cache) as temporary:
             np.savez(
-                file,
+                temporary,
                 stamp=_source_stamp(path),
                 images=dataset.images,
                 labels=dataset.labels,
                 usage=dataset.usage if has_usage else np.zeros(0, np.uint8),
                 has_usage=has_usage,
             )
-        os.replace(file.name, cache)
     except OSError:
         pass  # a cache is only a speed-up
 

@@ -53,7 +53,7 @@ def load_models(paths):
 
 def predict(model, images, batch_size=256, flip=False, verbose=None):
     """Softmax outputs for (N, 48, 48) uint8 faces; flip=True mirrors them left to right first."""
-    faces = images[..., np.newaxis].astype("float32")
+    faces = models.as_input(images)
     if flip:
         faces = faces[:, :, ::-1]
     if len(faces) <= batch_size:

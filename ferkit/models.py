@@ -7,6 +7,8 @@ preprocessing code to be used. Augmentation wraps the model for training only.
 """
 import os
 
+import numpy as np
+
 from ferkit import INPUT_SHAPE, NUM_CLASSES, InputError
 from ferkit.backend import keras
 
@@ -29,6 +31,11 @@ INCEPTION_STAGES = (
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)  # keras.applications.vgg16 "caffe" mode
 TRANSFER_HEAD_UNITS = 512
 TRANSFER_FINE_TUNE_BLOCKS = ("block5",)
+
+
+def as_input(images):
+    """(N, 48, 48) uint8 faces as the (N, 48, 48, 1) float32 batch a model takes."""
+    return images[..., np.newaxis].astype("float32")
 
 
 def scaled(filters, width):

@@ -1,21 +1,15 @@
-"""The fit loop shared by the training scripts: flags, callbacks, resuming, saving."""
+"""The fit loop shared by the training scripts: flags, callbacks, history, resuming."""
 import argparse
 import csv
 import dataclasses
-import hashlib
 import json
-import logging
 import math
-import os
 import pathlib
 import sys
-import tempfile
 import time
 import warnings
 
-import numpy as np
-
-from ferkit import NUM_CLASSES, InputError, cli, data, evaluation, models, plots
+from ferkit import NUM_CLASSES, InputError, cli, data, distillation, evaluation, files, models, plots
 from ferkit.backend import keras
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -128,10 +122,6 @@ def resume_paths(output):
     return output.with_name(output.stem + ".resume.keras"), output.with_name(output.stem + ".resume.json")
 
 
-def teachers_cache_path(output):
-    return output.with_name(output.stem + ".resume.teachers.npz")
-
-
 def side_paths(output):
     """The per-epoch history CSV and its training-curve PNG, beside the model."""
     return output.with_name(output.stem + ".history.csv"), output.with_name(output.stem + ".history.png")
@@ -142,7 +132,7 @@ def train(build_model, args, phases=None):
     validation accuracy at args.output."""
     phases = phases or [Phase(args.epochs, args.lr)]
     output = pathlib.Path(args.output)
-    check_model_output(output)
+    files.check_model_output(output)
     if args.init and not args.resume and pathlib.Path(args.init).resolve() == output.resolve():
         raise InputError(f"--init and --output are both {output}: the run would overwrite the model it "
                          "starts from. Give another --output.")
@@ -170,9 +160,10 @@ def train(build_model, args, phases=None):
     state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
     recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine, export=export)
-    targets = training_targets(train_set, args.teacher, args.teacher_weight, teachers_cache_path(output))
-    inputs = (as_model_input(train_set.images), targets)
-    validation = (as_model_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
+    targets = distillation.training_targets(train_set, args.teacher, args.teacher_weight,
+                                           distillation.predictions_path(output))
+    inputs = (models.as_input(train_set.images), targets)
+    validation = (models.as_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
     verbose = cli.keras_verbosity()
     total_epochs = sum(phase.epochs for phase in phases)
@@ -239,51 +230,6 @@ def initial_model(build_model, init_path):
     return model
 
 
-def training_targets(faces, teacher_paths=None, teacher_weight=0.5, cache_path=None):
-    """One-hot labels; with teachers, blended with the average of their flip-averaged
-    predictions, which say what else each face looks like (knowledge distillation)."""
-    labels = keras.utils.to_categorical(faces.labels, NUM_CLASSES)
-    if not teacher_paths:
-        return labels
-    taught = teacher_predictions(faces, teacher_paths, cache_path)
-    return (1 - teacher_weight) * labels + teacher_weight * taught.astype("float32")
-
-
-def teacher_predictions(faces, teacher_paths, cache_path=None):
-    """The teachers' averaged, flip-averaged predictions on faces. Many teachers take
-    minutes to predict a training set, so the result is kept at cache_path and reused,
-    by a resumed run say, while the teacher files and the faces are the same."""
-    teachers = evaluation.load_models(teacher_paths)  # first, so that a bad teacher is reported as such
-    key = teachers_key(faces, teacher_paths)
-    cached = read_cached_predictions(cache_path, key)
-    if cached is not None:
-        print(f"reusing the teachers' predictions on the {len(faces)} training faces from {cache_path}")
-        return cached
-    print(f"predicting the {len(faces)} training faces with {len(teachers)} teacher{'s' if len(teachers) > 1 else ''}")
-    outputs, _ = evaluation.predict_all(teachers, faces.images, tta=True)
-    taught = evaluation.average(evaluation.flip_averaged(outputs))
-    if cache_path:
-        with atomic_path(cache_path) as temporary:
-            np.savez(temporary, predictions=taught, key=key)
-    return taught
-
-
-def teachers_key(faces, teacher_paths):
-    """Names what the predictions came from, by content: the teacher files and the faces."""
-    digests = [evaluation.sha256(path) for path in teacher_paths]
-    return json.dumps({"teachers": digests, "faces": hashlib.sha256(faces.images.tobytes()).hexdigest()})
-
-
-def read_cached_predictions(cache_path, key):
-    if cache_path is None:
-        return None
-    try:
-        with np.load(cache_path) as cached:
-            return cached["predictions"] if str(cached["key"]) == key else None
-    except (OSError, ValueError, KeyError):  # none yet, or unreadable: predict again
-        return None
-
-
 def compile_model(model, learning_rate):
     optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=5e-4)
     model.compile(
@@ -291,10 +237,6 @@ def compile_model(model, learning_rate):
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
-
-
-def as_model_input(images):
-    return images[..., np.newaxis].astype("float32")
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -327,7 +269,7 @@ class EpochRecorder(keras.callbacks.Callback):
         state["epoch"] = epoch + 1
         if row["val_accuracy"] > state["best"]:
             state.update(best=row["val_accuracy"], best_epoch=epoch + 1, wait=0)
-            save_model(self.export(models.inference_part(self.model)), self.output)
+            files.save_model(self.export(models.inference_part(self.model)), self.output)
         else:
             state["wait"] += 1
             if self.halve_lr and state["wait"] % self.lr_patience == 0:
@@ -365,38 +307,20 @@ def read_history(path, epochs):
 
 
 def write_history(history, csv_path, png_path):
-    with atomic_path(csv_path) as temporary:
+    with files.atomic_path(csv_path) as temporary:
         with open(temporary, "w", newline="") as file:
             writer = csv.DictWriter(file, HISTORY_FIELDS)
             writer.writeheader()
             writer.writerows(history)
     columns = {name: [row[name] for row in history] for name in HISTORY_FIELDS}
-    with atomic_path(png_path) as temporary:
+    with files.atomic_path(png_path) as temporary:
         plots.plot_history(columns, temporary)
 
 
-def check_model_output(path):
-    """Saved models are .h5 files; says so before any work is done."""
-    if path.suffix != ".h5":
-        raise InputError(f"--output must end in .h5, got {path}.")
-
-
-def save_model(model, path):
-    """Writes an inference-only .h5 model; an interruption never leaves a partial file at path."""
-    absl_logger = logging.getLogger("absl")
-    level = absl_logger.level
-    absl_logger.setLevel(logging.ERROR)  # hides Keras' "HDF5 is legacy" notice: .h5 is this project's format
-    try:
-        with atomic_path(path) as temporary:
-            model.save(temporary, include_optimizer=False)
-    finally:
-        absl_logger.setLevel(level)
-
-
 def save_resume_point(trainer, state, checkpoint, state_path):
-    with atomic_path(checkpoint) as temporary:
+    with files.atomic_path(checkpoint) as temporary:
         trainer.save(temporary)  # .keras: the training model, weights and optimizer state
-    with atomic_path(state_path) as temporary:
+    with files.atomic_path(state_path) as temporary:
         pathlib.Path(temporary).write_text(json.dumps(state, indent=1))
 
 
@@ -418,31 +342,3 @@ def load_resume_point(checkpoint, state_path):
     models.allow_jit(trainer)
     print(f"resuming after epoch {state['epoch']} (best validation accuracy so far {state['best']:.4f})")
     return trainer, state
-
-
-class atomic_path:
-    """Context manager giving a temporary path beside `path`, moved onto it on success."""
-
-    def __init__(self, path):
-        self.path = pathlib.Path(path)
-
-    def __enter__(self):
-        descriptor, self.temporary = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.stem}.partial-", suffix=self.path.suffix
-        )
-        os.close(descriptor)
-        return self.temporary
-
-    def __exit__(self, error_type, error, traceback):
-        if error_type is None:
-            os.chmod(self.temporary, 0o666 & ~current_umask())  # mkstemp makes it private
-            os.replace(self.temporary, self.path)
-        elif os.path.exists(self.temporary):
-            os.remove(self.temporary)
-        return False
-
-
-def current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

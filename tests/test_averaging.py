@@ -25,7 +25,7 @@ def test_batch_norm_statistics_become_those_of_the_faces_given():
     norm = averaging.batch_norm_layers(model)[0]
     faces = np.random.default_rng(0).integers(0, 256, size=(512, 48, 48), dtype=np.uint8)
     before_norm = keras.Model(model.input, norm.input)
-    activations = keras.ops.convert_to_numpy(before_norm(training.as_model_input(faces)))
+    activations = keras.ops.convert_to_numpy(before_norm(models.as_input(faces)))
     averaging.reestimate_batch_norm(model, faces, batch_size=256)
     channel_axes = (0, 1, 2)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.moving_mean), activations.mean(axis=channel_axes), rtol=1e-3, atol=1e-4)

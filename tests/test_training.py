@@ -167,12 +167,12 @@ def save_teacher(path, seed):
 
 
 def test_teachers_predictions_mirrored_and_averaged_join_the_labels_as_targets(tmp_path):
-    from ferkit import data, training
+    from ferkit import data, distillation
 
     images, labels = synthetic_faces(20)
     faces = data.Dataset(images, labels, None, tmp_path)
     paths = [save_teacher(tmp_path / f"teacher_{seed}.h5", seed) for seed in (1, 2)]
-    targets = training.training_targets(faces, paths, teacher_weight=0.3)
+    targets = distillation.training_targets(faces, paths, teacher_weight=0.3)
 
     pixels = images[..., np.newaxis].astype("float32")
     predictions = [evaluation.load_model(path).predict(batch, verbose=0)
@@ -181,7 +181,7 @@ def test_teachers_predictions_mirrored_and_averaged_join_the_labels_as_targets(t
     expected = 0.7 * np.eye(7)[labels] + 0.3 * np.mean(predictions, axis=0)
     np.testing.assert_allclose(targets, expected, atol=1e-6)
     np.testing.assert_allclose(targets.sum(axis=1), 1, rtol=1e-5)
-    np.testing.assert_array_equal(training.training_targets(faces), np.eye(7)[labels])
+    np.testing.assert_array_equal(distillation.training_targets(faces), np.eye(7)[labels])
 
 
 def test_a_distilled_run_resumes_with_its_teachers(train_csv, tmp_path):
@@ -200,25 +200,25 @@ def test_a_distilled_run_resumes_with_its_teachers(train_csv, tmp_path):
 
 
 def test_teachers_predictions_are_reused_only_while_teachers_and_faces_are_unchanged(tmp_path):
-    from ferkit import data, training
+    from ferkit import data, distillation
 
     images, labels = synthetic_faces(20)
     faces = data.Dataset(images, labels, None, tmp_path)
     teacher = save_teacher(tmp_path / "teacher.h5", seed=1)
     cache = tmp_path / "model.resume.teachers.npz"
-    first = training.teacher_predictions(faces, [teacher], cache)
+    first = distillation.teacher_predictions(faces, [teacher], cache)
 
     with np.load(cache) as cached:  # a stand-in result shows whether the next call read it
         np.savez(cache, predictions=np.full_like(first, 1 / 7), key=cached["key"])
-    np.testing.assert_allclose(training.teacher_predictions(faces, [teacher], cache), 1 / 7)
+    np.testing.assert_allclose(distillation.teacher_predictions(faces, [teacher], cache), 1 / 7)
 
     other_faces = data.Dataset(images[::-1].copy(), labels[::-1].copy(), None, tmp_path)
-    np.testing.assert_allclose(training.teacher_predictions(other_faces, [teacher], cache), first[::-1], atol=1e-6)
+    np.testing.assert_allclose(distillation.teacher_predictions(other_faces, [teacher], cache), first[::-1], atol=1e-6)
 
     retrained = save_teacher(teacher, seed=2)
-    np.testing.assert_allclose(training.teacher_predictions(faces, [retrained], cache),
-                               training.teacher_predictions(faces, [retrained]), atol=1e-6)
-    assert not np.allclose(training.teacher_predictions(faces, [retrained], cache), first)
+    np.testing.assert_allclose(distillation.teacher_predictions(faces, [retrained], cache),
+                               distillation.teacher_predictions(faces, [retrained]), atol=1e-6)
+    assert not np.allclose(distillation.teacher_predictions(faces, [retrained], cache), first)
 
 
 def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv, tmp_path):
@@ -344,12 +344,12 @@ def test_a_rerun_with_the_same_seed_gives_the_same_accuracy_and_says_it_replaces
 
 
 def test_an_interrupted_save_leaves_the_previous_model_intact(tmp_path):
-    from ferkit import training
+    from ferkit import files
 
     target = tmp_path / "model.h5"
     target.write_bytes(b"previous model")
     with pytest.raises(RuntimeError):
-        with training.atomic_path(target) as temporary:
+        with files.atomic_path(target) as temporary:
             open(temporary, "wb").write(b"half a mod")
             raise RuntimeError("killed mid-write")
     assert target.read_bytes() == b"previous model"

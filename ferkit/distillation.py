@@ -1,0 +1,59 @@
+"""Training targets that blend the labels with other models' predictions (knowledge distillation)."""
+import hashlib
+import json
+
+import numpy as np
+
+from ferkit import NUM_CLASSES, evaluation
+from ferkit.backend import keras
+from ferkit.files import atomic_path
+
+
+def predictions_path(output):
+    """Where a run saving its model at output keeps its teachers' predictions."""
+    return output.with_name(output.stem + ".resume.teachers.npz")
+
+
+def training_targets(faces, teacher_paths=None, teacher_weight=0.5, cache_path=None):
+    """One-hot labels; with teachers, blended with the average of their flip-averaged
+    predictions, which say what else each face looks like."""
+    labels = keras.utils.to_categorical(faces.labels, NUM_CLASSES)
+    if not teacher_paths:
+        return labels
+    taught = teacher_predictions(faces, teacher_paths, cache_path)
+    return (1 - teacher_weight) * labels + teacher_weight * taught.astype("float32")
+
+
+def teacher_predictions(faces, teacher_paths, cache_path=None):
+    """The teachers' averaged, flip-averaged predictions on faces. Many teachers take
+    minutes to predict a training set, so the result is kept at cache_path and reused,
+    by a resumed run say, while the teacher files and the faces are the same."""
+    teachers = evaluation.load_models(teacher_paths)  # first, so that a bad teacher is reported as such
+    key = teachers_key(faces, teacher_paths)
+    cached = read_cached_predictions(cache_path, key)
+    if cached is not None:
+        print(f"reusing the teachers' predictions on the {len(faces)} training faces from {cache_path}")
+        return cached
+    print(f"predicting the {len(faces)} training faces with {len(teachers)} teacher{'s' if len(teachers) > 1 else ''}")
+    outputs, _ = evaluation.predict_all(teachers, faces.images, tta=True)
+    taught = evaluation.average(evaluation.flip_averaged(outputs))
+    if cache_path:
+        with atomic_path(cache_path) as temporary:
+            np.savez(temporary, predictions=taught, key=key)
+    return taught
+
+
+def teachers_key(faces, teacher_paths):
+    """Names what the predictions came from, by content: the teacher files and the faces."""
+    digests = [evaluation.sha256(path) for path in teacher_paths]
+    return json.dumps({"teachers": digests, "faces": hashlib.sha256(faces.images.tobytes()).hexdigest()})
+
+
+def read_cached_predictions(cache_path, key):
+    if cache_path is None:
+        return None
+    try:
+        with np.load(cache_path) as cached:
+            return cached["predictions"] if str(cached["key"]) == key else None
+    except (OSError, ValueError, KeyError):  # none yet, or unreadable: predict again
+        return None

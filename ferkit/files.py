@@ -1,0 +1,53 @@
+"""Writing files whole: an interruption never leaves a partial file where a good one was."""
+import logging
+import os
+import pathlib
+import tempfile
+
+from ferkit import InputError
+
+
+class atomic_path:
+    """Context manager giving a temporary path beside `path`, moved onto it on success."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    def __enter__(self):
+        descriptor, self.temporary = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.stem}.partial-", suffix=self.path.suffix
+        )
+        os.close(descriptor)
+        return self.temporary
+
+    def __exit__(self, error_type, error, traceback):
+        if error_type is None:
+            os.chmod(self.temporary, 0o666 & ~current_umask())  # mkstemp makes it private
+            os.replace(self.temporary, self.path)
+        elif os.path.exists(self.temporary):
+            os.remove(self.temporary)
+        return False
+
+
+def current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_model_output(path):
+    """Saved models are .h5 files; says so before any work is done."""
+    if path.suffix != ".h5":
+        raise InputError(f"--output must end in .h5, got {path}.")
+
+
+def save_model(model, path):
+    """Writes an inference-only .h5 model."""
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)  # hides Keras' "HDF5 is legacy" notice: .h5 is this project's format
+    try:
+        with atomic_path(path) as temporary:
+            model.save(temporary, include_optimizer=False)
+    finally:
+        absl_logger.setLevel(level)
