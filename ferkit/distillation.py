@@ -9,11 +9,6 @@ from ferkit.backend import keras
 from ferkit.files import atomic_path
 
 
-def predictions_path(output):
-    """Where a run saving its model at output keeps its teachers' predictions."""
-    return output.with_name(output.stem + ".resume.teachers.npz")
-
-
 def training_targets(faces, teacher_paths=None, teacher_weight=0.5, cache_path=None):
     """One-hot labels; with teachers, blended with the average of their flip-averaged
     predictions, which say what else each face looks like."""

@@ -118,13 +118,22 @@ def stored_settings(state_path):
         return None
 
 
+def beside(output, *suffixes):
+    """The run's other files, named after its model: model.h5 -> model.resume.json, ..."""
+    return [output.with_name(output.stem + suffix) for suffix in suffixes]
+
+
 def resume_paths(output):
-    return output.with_name(output.stem + ".resume.keras"), output.with_name(output.stem + ".resume.json")
+    return beside(output, ".resume.keras", ".resume.json")
+
+
+def teachers_cache_path(output):
+    return beside(output, ".resume.teachers.npz")[0]
 
 
 def side_paths(output):
     """The per-epoch history CSV and its training-curve PNG, beside the model."""
-    return output.with_name(output.stem + ".history.csv"), output.with_name(output.stem + ".history.png")
+    return beside(output, ".history.csv", ".history.png")
 
 
 def train(build_model, args, phases=None):
@@ -160,8 +169,7 @@ def train(build_model, args, phases=None):
     state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
     recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine, export=export)
-    targets = distillation.training_targets(train_set, args.teacher, args.teacher_weight,
-                                           distillation.predictions_path(output))
+    targets = distillation.training_targets(train_set, args.teacher, args.teacher_weight, teachers_cache_path(output))
     inputs = (models.as_input(train_set.images), targets)
     validation = (models.as_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
