@@ -127,10 +127,6 @@ def resume_paths(output):
     return beside(output, ".resume.keras", ".resume.json")
 
 
-def teachers_cache_path(output):
-    return beside(output, ".resume.teachers.npz")[0]
-
-
 def side_paths(output):
     """The per-epoch history CSV and its training-curve PNG, beside the model."""
     return beside(output, ".history.csv", ".history.png")
@@ -169,7 +165,7 @@ def train(build_model, args, phases=None):
     state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
     recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine, export=export)
-    targets = distillation.training_targets(train_set, args.teacher, args.teacher_weight, teachers_cache_path(output))
+    targets = distillation.training_targets(train_set, args.teacher, args.teacher_weight, output.parent)
     inputs = (models.as_input(train_set.images), targets)
     validation = (models.as_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 

@@ -184,7 +184,7 @@ def test_teachers_predictions_mirrored_and_averaged_join_the_labels_as_targets(t
     np.testing.assert_array_equal(distillation.training_targets(faces), np.eye(7)[labels])
 
 
-def test_a_distilled_run_resumes_with_its_teachers(train_csv, tmp_path):
+def test_teachers_predictions_serve_the_resumed_run_and_the_next_student_beside_it(train_csv, tmp_path):
     teacher = save_teacher(tmp_path / "teacher.h5", seed=1)
     output = tmp_path / "model.h5"
     timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
@@ -198,6 +198,11 @@ def test_a_distilled_run_resumes_with_its_teachers(train_csv, tmp_path):
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
     assert_meets_model_contract(output)
 
+    student = run_script("train_inception.py", "--data", train_csv, "--output", tmp_path / "student.h5", *TINY,
+                         "--teacher", teacher)
+    assert student.returncode == 0, student.stderr
+    assert "reusing the teachers' predictions on the 112 training faces" in student.stdout
+
 
 def test_teachers_predictions_are_reused_only_while_teachers_and_faces_are_unchanged(tmp_path):
     from ferkit import data, distillation
@@ -205,11 +210,13 @@ def test_teachers_predictions_are_reused_only_while_teachers_and_faces_are_uncha
     images, labels = synthetic_faces(20)
     faces = data.Dataset(images, labels, None, tmp_path)
     teacher = save_teacher(tmp_path / "teacher.h5", seed=1)
-    cache = tmp_path / "model.resume.teachers.npz"
+    cache = tmp_path / "cache"
+    cache.mkdir()
     first = distillation.teacher_predictions(faces, [teacher], cache)
 
-    with np.load(cache) as cached:  # a stand-in result shows whether the next call read it
-        np.savez(cache, predictions=np.full_like(first, 1 / 7), key=cached["key"])
+    [cached_file] = cache.iterdir()
+    with np.load(cached_file) as cached:  # a stand-in result shows whether the next call read it
+        np.savez(cached_file, predictions=np.full_like(first, 1 / 7), key=cached["key"])
     np.testing.assert_allclose(distillation.teacher_predictions(faces, [teacher], cache), 1 / 7)
 
     other_faces = data.Dataset(images[::-1].copy(), labels[::-1].copy(), None, tmp_path)
