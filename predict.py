@@ -38,15 +38,16 @@ def main():
         raise InputError(f"--csv {args.csv} is a folder: name the file to write, say {args.csv / 'faces.csv'}.")
     if args.csv and args.csv.resolve() in {picture.resolve() for picture in pictures}:
         raise InputError(f"--csv {args.csv} is one of the pictures to read: name another file.")
+    targets = [None] * len(pictures)
     if args.annotate:
-        faces.check_output_folder(args.annotate, args.source, "--annotate")
+        targets = faces.output_paths(pictures, args.source, args.annotate, "--annotate")
     models = evaluation.load_models(args.models or evaluation.find_models())
     detector = None if args.no_detect else faces.face_detector()
     flips = (False, True) if args.tta else (False,)
 
     results, problems = [], []
     progress = faces.Progress(len(pictures), "pictures") if len(pictures) > 1 else None
-    for picture in pictures:
+    for picture, target in zip(pictures, targets):
         if progress:
             progress.step()
         try:
@@ -63,8 +64,8 @@ def main():
         )
         faces_out = [describe(face, row) for face, row in zip(found, probabilities)]
         results.append({"file": str(picture), "faces": faces_out})
-        if args.annotate:
-            annotate(picture, faces_out, faces.mirrored_path(picture, args.source, args.annotate))
+        if target:
+            annotate(picture, faces_out, target)
 
     if args.json:
         print(json.dumps({"results": results, "problems": problems}, indent=2))

@@ -3,6 +3,7 @@
 One pipeline serves preprocess/data_resize.py and predict.py, so a photo is
 prepared for training exactly as it is for prediction.
 """
+import collections
 import dataclasses
 import pathlib
 
@@ -105,18 +106,28 @@ def source_root(source):
     return source if source.is_dir() else source.parent
 
 
-def mirrored_path(picture, source, folder):
-    """Where a picture's output goes: source's tree mirrored in folder, as PNG."""
-    return (folder / picture.relative_to(source_root(source))).with_suffix(".png")
+def output_paths(pictures, source, folder, flag):
+    """Where each picture's output goes: source's tree mirrored in folder, as PNG.
 
-
-def check_output_folder(folder, source, flag):
-    """Raises InputError where writing source's mirror into folder could replace a picture,
-    or mix with the pictures where a later run would take the outputs for pictures."""
+    Pictures that differ only in their suffix (me.jpg, me.png) keep it in the name
+    (me.jpg.png, me.png.png), so that no output replaces another. Raises InputError where
+    an output could replace a picture, or mix with the pictures where a later run would
+    take the outputs for pictures.
+    """
     if source.is_dir() and folder.resolve().is_relative_to(source.resolve()):
         raise InputError(f"{flag} {folder} is inside {source}: pick a folder outside it, so the pictures stay as they are.")
-    if source.is_file() and mirrored_path(source, source, folder).resolve() == source.resolve():
-        raise InputError(f"{flag} {folder} would write over {source}: pick another folder.")
+    relative = [picture.relative_to(source_root(source)) for picture in pictures]
+    # Case-blind, as on the file systems of macOS and Windows.
+    stems = collections.Counter(str(path.with_suffix("")).casefold() for path in relative)
+    targets = []
+    for path in relative:
+        name = path.name if stems[str(path.with_suffix("")).casefold()] > 1 else path.stem
+        targets.append(folder / path.parent / f"{name}.png")
+    inputs = {picture.resolve() for picture in pictures}
+    for target in targets:
+        if target.resolve() in inputs:
+            raise InputError(f"{flag} {folder} would write over {target.resolve()}, one of the pictures: pick another folder.")
+    return targets
 
 
 def label_from_folders(picture, source):

@@ -30,7 +30,6 @@ def parse_args():
 def check_paths(args):
     if not args.source.exists():
         raise InputError(f"{args.source}: no such file or folder.")
-    faces.check_output_folder(args.out, args.source, "--out")
     if args.csv and args.csv.exists() and not args.overwrite:
         raise InputError(f"{args.csv} exists; pass --overwrite to replace it.")
 
@@ -41,12 +40,12 @@ def main():
     pictures = faces.find_pictures(args.source)
     if not pictures:
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
+    targets = faces.output_paths(pictures, args.source, args.out, "--out")
     detector = faces.face_detector() if args.detect_face else None
     written, skipped, rows = [], [], []
     progress = faces.Progress(len(pictures), "resizing")
-    for picture in pictures:
+    for picture, target in zip(pictures, targets):
         progress.step()
-        target = faces.mirrored_path(picture, args.source, args.out)
         if target.exists() and not args.overwrite:
             skipped.append((picture, f"{target} exists (--overwrite replaces it)"))
             continue

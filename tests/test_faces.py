@@ -112,6 +112,29 @@ def test_predict_never_writes_over_the_pictures(astronaut, tiny_model, tmp_path)
     assert (folder / "trip" / "astronaut.png").read_bytes() == before
 
 
+def test_predict_annotates_pictures_that_share_a_name_in_separate_files(astronaut, tiny_model, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.open(astronaut).save(folder / "me.jpg")
+    Image.open(astronaut).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "me.png")
+    result = run_script("predict.py", folder, "--models", tiny_model, "--annotate", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["me.jpg.png", "me.png.png"]
+    with Image.open(tmp_path / "out" / "me.jpg.png") as plain, Image.open(tmp_path / "out" / "me.png.png") as mirrored:
+        assert np.asarray(plain).tolist() != np.asarray(mirrored).tolist()
+
+
+def test_predict_refuses_a_mirror_that_lands_on_a_picture(astronaut, tiny_model, tmp_path):
+    # photos/photos/me.jpg mirrored into photos' parent is photos/me.png, a picture itself.
+    (tmp_path / "photos" / "photos").mkdir(parents=True)
+    Image.open(astronaut).save(tmp_path / "photos" / "photos" / "me.jpg")
+    Image.open(astronaut).save(tmp_path / "photos" / "me.png")
+    before = (tmp_path / "photos" / "me.png").read_bytes()
+    result = run_script("predict.py", tmp_path / "photos", "--models", tiny_model, "--annotate", tmp_path)
+    assert_clean_error(result, "would write over", "me.png")
+    assert (tmp_path / "photos" / "me.png").read_bytes() == before
+
+
 def test_predict_goes_on_past_bad_pictures_and_fails_only_when_nothing_worked(astronaut, tiny_model, tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -196,6 +219,19 @@ def test_data_resize_never_writes_into_the_source_or_over_existing_files(tmp_pat
     assert result.returncode == 0
     assert (out / "sad" / "0.png").read_bytes() == b"mine" and "exists" in result.stdout
     assert_clean_error(run_script("preprocess/data_resize.py", photos / "missing", "--out", out), "no such file")
+
+
+def test_data_resize_keeps_every_picture_when_names_differ_only_in_suffix(tmp_path):
+    happy = tmp_path / "photos" / "happy"
+    happy.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for suffix in (".jpg", ".PNG", ".bmp"):
+        Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(happy / f"me{suffix}")
+    result = run_script("preprocess/data_resize.py", tmp_path / "photos", "--out", tmp_path / "faces",
+                        "--csv", tmp_path / "faces.csv")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(path.name for path in (tmp_path / "faces" / "happy").iterdir()) == ["me.PNG.png", "me.bmp.png", "me.jpg.png"]
+    assert len(data.load_dataset(tmp_path / "faces.csv").labels) == 3
 
 
 def test_data_resize_reports_pictures_without_a_face(tmp_path):
