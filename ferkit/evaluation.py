@@ -40,7 +40,17 @@ def load_model(path):
             f"{path}: takes {tuple(model.input_shape)} and gives {tuple(model.output_shape)}; "
             f"a FER-2013 model takes {expected_input} and gives {expected_output}."
         )
+    if not ends_in_softmax(model):
+        # Logits would average into an ensemble's answer and print as probabilities, wrongly.
+        raise InputError(f"{path}: gives no probabilities; a FER-2013 model ends in a softmax over the 7 emotions.")
     return model
+
+
+def ends_in_softmax(model):
+    last = model.layers[-1]
+    if isinstance(last, keras.Model):  # older files nest the network inside its training wrapper
+        return ends_in_softmax(last)
+    return isinstance(last, keras.layers.Softmax) or getattr(last, "activation", None) is keras.activations.softmax
 
 
 def load_models(paths):

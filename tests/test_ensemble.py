@@ -128,9 +128,12 @@ def test_bad_model_files_give_one_clear_error(tiny_models, faces_csv, tmp_path):
     inputs = keras.Input((32, 32, 3))
     wrong_shape = tmp_path / "wrong.h5"
     keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inputs))).save(wrong_shape)
+    inputs = keras.Input((48, 48, 1))
+    logits = tmp_path / "logits.h5"
+    keras.Model(inputs, keras.layers.Dense(7)(keras.layers.Flatten()(inputs))).save(logits)
     for path, fragment in ((not_a_model, "not a loadable Keras model"), (truncated, "not a loadable Keras model"),
-                           (wrong_shape, "(None, 32, 32, 3)"), (tmp_path / "missing.h5", "no such model file"),
-                           (tmp_path, "is a folder")):
+                           (wrong_shape, "(None, 32, 32, 3)"), (logits, "softmax"),
+                           (tmp_path / "missing.h5", "no such model file"), (tmp_path, "is a folder")):
         result = run_script("test_ensemble_model.py", "--models", path, "--data", faces_csv)
         assert_clean_error(result, str(path), fragment)
 
