@@ -50,6 +50,17 @@ def test_usage_without_private_test_rows_still_gives_train_and_val(tmp_path):
     assert (len(train), len(val)) == (7, 3)
 
 
+def test_too_few_rows_to_split_say_so_in_the_terms_of_the_file(tmp_path):
+    images, labels = synthetic_faces(14)  # two faces an emotion: none rounds into a 10% validation share
+    path = write_csv(tmp_path / "train.csv", images, labels)
+    with pytest.raises(InputError, match="14 rows are too few to split") as raised:
+        data.load_splits(path)
+    assert "Usage" not in str(raised.value)
+    path = write_csv(tmp_path / "fer2013.csv", images, labels, ["Training"] * 14)
+    with pytest.raises(InputError, match="Training and PublicTest are both needed"):
+        data.load_splits(path)
+
+
 def test_split_without_usage_is_stratified_disjoint_and_reproducible(tmp_path):
     images, labels = synthetic_faces(700)
     path = write_csv(tmp_path / "train.csv", images, labels)
