@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from ferkit import CLASS_NAMES, InputError, cli, evaluation, faces
+from ferkit import CLASS_NAMES, InputError, cli, evaluation, faces, files
 
 
 def parse_args():
@@ -34,12 +34,13 @@ def main():
     pictures = faces.find_pictures(args.source)
     if not pictures:
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
-    if args.csv and args.csv.is_dir():
-        raise InputError(f"--csv {args.csv} is a folder: name the file to write, say {args.csv / 'faces.csv'}.")
+    if args.csv:
+        files.check_writable(args.csv, "--csv")
     if args.csv and args.csv.resolve() in {picture.resolve() for picture in pictures}:
         raise InputError(f"--csv {args.csv} is one of the pictures to read: name another file.")
     targets = [None] * len(pictures)
     if args.annotate:
+        files.check_writable(args.annotate, "--annotate", folder=True)
         targets = faces.output_paths(pictures, args.source, args.annotate, "--annotate")
     models = evaluation.load_models(args.models or evaluation.find_models())
     detector = None if args.no_detect else faces.face_detector()

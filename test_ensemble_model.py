@@ -9,7 +9,7 @@ import argparse
 import json
 import pathlib
 
-from ferkit import InputError, cli, data, evaluation, plots
+from ferkit import cli, data, evaluation, files, plots
 
 SAMPLE_PATH = data.DATA_DIR / "sample.csv"
 
@@ -48,8 +48,7 @@ def main():
     model_paths = args.models or evaluation.find_models()
     model_paths = model_paths[: args.num_models]
     evaluation.check_weights(args.weights, len(model_paths))
-    if args.report_dir.exists() and not args.report_dir.is_dir():
-        raise InputError(f"--report-dir {args.report_dir} is a file: name a folder for the report.")
+    files.check_writable(args.report_dir, "--report-dir", folder=True)
     models = evaluation.load_models(model_paths)
     path, usage = choose_data(args)
     faces = data.select_usage(data.load_dataset(path, skip_bad_rows=args.skip_bad_rows), usage)

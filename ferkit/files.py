@@ -39,6 +39,23 @@ def check_model_output(path):
     """Saved models are .h5 files; says so before any work is done."""
     if path.suffix != ".h5":
         raise InputError(f"--output must end in .h5, got {path}.")
+    check_writable(path, "--output")
+
+
+def check_writable(path, flag, folder=False):
+    """Raises InputError unless the file (or with folder=True, the folder) path can be
+    written: said before the work, rather than after it when the result is saved."""
+    path = pathlib.Path(path)
+    if folder and path.is_file():
+        raise InputError(f"{flag} {path} is a file: name a folder.")
+    if not folder and path.is_dir():
+        raise InputError(f"{flag} {path} is a folder: name a file to write in it.")
+    start = path if folder and path.is_dir() else path.parent
+    nearest = next(parent for parent in (start, *start.parents) if parent.exists())
+    if not nearest.is_dir():
+        raise InputError(f"{flag} {path}: {nearest} is a file, not a folder.")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {path}: no permission to write in {nearest}.")
 
 
 def save_model(model, path):

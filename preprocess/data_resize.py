@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from ferkit import InputError, cli, faces  # noqa: E402
+from ferkit import InputError, cli, faces, files  # noqa: E402
 
 
 def parse_args():
@@ -30,6 +30,9 @@ def parse_args():
 def check_paths(args):
     if not args.source.exists():
         raise InputError(f"{args.source}: no such file or folder.")
+    files.check_writable(args.out, "--out", folder=True)
+    if args.csv:
+        files.check_writable(args.csv, "--csv")
     if args.csv and args.csv.exists() and not args.overwrite:
         raise InputError(f"{args.csv} exists; pass --overwrite to replace it.")
 

@@ -108,6 +108,8 @@ def test_predict_never_writes_over_the_pictures(astronaut, tiny_model, tmp_path)
         assert_clean_error(result, "--annotate", str(annotate))
     result = run_script("predict.py", folder, "--models", tiny_model, "--csv", folder / "trip" / "astronaut.png")
     assert_clean_error(result, "--csv", "one of the pictures")
+    result = run_script("predict.py", folder, "--models", tiny_model, "--csv", tmp_path)
+    assert_clean_error(result, "--csv", "is a folder")
     assert [path.name for path in folder.rglob("*") if path.is_file()] == ["astronaut.png"]
     assert (folder / "trip" / "astronaut.png").read_bytes() == before
 
@@ -219,6 +221,8 @@ def test_data_resize_never_writes_into_the_source_or_over_existing_files(tmp_pat
     assert result.returncode == 0
     assert (out / "sad" / "0.png").read_bytes() == b"mine" and "exists" in result.stdout
     assert_clean_error(run_script("preprocess/data_resize.py", photos / "missing", "--out", out), "no such file")
+    assert_clean_error(run_script("preprocess/data_resize.py", photos, "--out", picture / "faces"),
+                       "--out", "is a file, not a folder")
 
 
 def test_data_resize_keeps_every_picture_when_names_differ_only_in_suffix(tmp_path):

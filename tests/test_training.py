@@ -363,6 +363,18 @@ def test_an_interrupted_save_leaves_the_previous_model_intact(tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["model.h5"]
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_a_folder_without_write_permission_is_refused_before_the_work(tmp_path):
+    from ferkit import InputError, files
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    with pytest.raises(InputError, match="no permission to write in"):
+        files.check_model_output(locked / "runs" / "model.h5")
+    files.check_model_output(tmp_path / "runs" / "model.h5")
+
+
 @pytest.mark.parametrize("corrupt", ["model.resume.json", "model.resume.keras"])
 def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_path):
     (tmp_path / "model.resume.json").write_text('{"epoch": 1, "best": 0.5}')
@@ -381,6 +393,7 @@ def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_pa
         (("--resume",), ["nothing to resume"]),  # said before looking for the default data file
         (("--data", "{good}", "--width", "9"), ["--width"]),
         (("--data", "{good}", "--output", "{tmp}/model.keras"), ["must end in .h5"]),
+        (("--data", "{good}", "--output", "{good}/runs/model.h5"), ["good.csv is a file, not a folder"]),
         (("--data", "{good}", "--init", "{bad}"), ["bad.csv", "not a loadable Keras model"]),
         (("--data", "{good}", "--init", "{tmp}/model.h5"), ["overwrite the model it starts from"]),
         (("--data", "{good}", "--teacher", "{tmp}/nowhere.h5"), ["nowhere.h5: no such model file"]),
