@@ -46,6 +46,8 @@ def choose_data(args):
 def main():
     args = parse_args()
     model_paths = args.models or evaluation.find_models()
+    if args.num_models and 0 < len(model_paths) < args.num_models:
+        print(f"--num-models {args.num_models}: only {len(model_paths)} model(s) to choose from; using them all")
     model_paths = model_paths[: args.num_models]
     evaluation.check_weights(args.weights, len(model_paths))
     files.check_writable(args.report_dir, "--report-dir", folder=True)

@@ -86,6 +86,8 @@ def test_a_model_ensembled_with_itself_gives_its_own_predictions(tiny_models, fa
 def test_num_models_takes_the_first_n(tiny_models, faces_csv, tmp_path):
     _, report, _ = run_report(tmp_path, "--models", *tiny_models, "--num-models", "1", "--data", faces_csv)
     assert [entry["path"] for entry in report["models"]] == [str(tiny_models[0])]
+    stdout, report, _ = run_report(tmp_path / "more", "--models", *tiny_models, "--num-models", "5", "--data", faces_csv)
+    assert "only 2 model(s)" in stdout and len(report["models"]) == 2
 
 
 def test_weights_change_the_average(tiny_models, faces_csv, tmp_path):
