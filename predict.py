@@ -36,8 +36,8 @@ def main():
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
     if args.csv:
         files.check_writable(args.csv, "--csv")
-    if args.csv and args.csv.resolve() in {picture.resolve() for picture in pictures}:
-        raise InputError(f"--csv {args.csv} is one of the pictures to read: name another file.")
+        if args.csv.resolve() in {picture.resolve() for picture in pictures}:
+            raise InputError(f"--csv {args.csv} is one of the pictures to read: name another file.")
     targets = [None] * len(pictures)
     if args.annotate:
         files.check_writable(args.annotate, "--annotate", folder=True)

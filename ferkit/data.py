@@ -306,13 +306,14 @@ def load_splits(path, skip_bad_rows=False):
     dataset = load_dataset(path, skip_bad_rows=skip_bad_rows)
     indices = split_indices(dataset)
     for split in ("train", "val"):
-        if len(indices[split]) == 0 and dataset.usage is not None:
+        if len(indices[split]) > 0:
+            continue
+        if dataset.usage is not None:
             raise InputError(f"{path}: no rows for the {split} split (Usage Training and PublicTest are both needed).")
-        if len(indices[split]) == 0:
-            raise InputError(
-                f"{path}: its {len(dataset.labels)} rows are too few to split: the {split} split takes "
-                f"{SPLIT_FRACTIONS[SPLITS.index(split)]:.0%} of each emotion's faces, rounded, and gets none. Add more faces."
-            )
+        raise InputError(
+            f"{path}: its {len(dataset.labels)} rows are too few to split: the {split} split takes "
+            f"{SPLIT_FRACTIONS[SPLITS.index(split)]:.0%} of each emotion's faces, rounded, and gets none. Add more faces."
+        )
     return dataset.subset(indices["train"]), dataset.subset(indices["val"])
 
 
