@@ -40,7 +40,6 @@ def main():
             raise InputError(f"--csv {args.csv} is one of the pictures to read: name another file.")
     targets = [None] * len(pictures)
     if args.annotate:
-        files.check_writable(args.annotate, "--annotate", folder=True)
         targets = faces.output_paths(pictures, args.source, args.annotate, "--annotate")
     models = evaluation.load_models(args.models or evaluation.find_models())
     detector = None if args.no_detect else faces.face_detector()

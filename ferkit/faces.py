@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 from PIL import Image, ImageOps
 
-from ferkit import CLASS_NAMES, IMAGE_SIZE, InputError
+from ferkit import CLASS_NAMES, IMAGE_SIZE, InputError, files
 
 PICTURE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 MAX_SIDE = 1600  # larger pictures are downscaled before detection: faster, and the cascade needs no more
@@ -111,17 +111,19 @@ def output_paths(pictures, source, folder, flag):
 
     Pictures that differ only in their suffix (me.jpg, me.png) keep it in the name
     (me.jpg.png, me.png.png), so that no output replaces another. Raises InputError where
-    an output could replace a picture, or mix with the pictures where a later run would
-    take the outputs for pictures.
+    folder cannot be written, where an output could replace a picture, or where outputs
+    would mix with the pictures and a later run would take them for pictures.
     """
+    files.check_writable(folder, flag, folder=True)
     if source.is_dir() and folder.resolve().is_relative_to(source.resolve()):
         raise InputError(f"{flag} {folder} is inside {source}: pick a folder outside it, so the pictures stay as they are.")
     relative = [picture.relative_to(source_root(source)) for picture in pictures]
     # Case-blind, as on the file systems of macOS and Windows.
-    stems = collections.Counter(str(path.with_suffix("")).casefold() for path in relative)
+    stems = [str(path.with_suffix("")).casefold() for path in relative]
+    sharing = collections.Counter(stems)
     targets = []
-    for path in relative:
-        name = path.name if stems[str(path.with_suffix("")).casefold()] > 1 else path.stem
+    for path, stem in zip(relative, stems):
+        name = path.name if sharing[stem] > 1 else path.stem
         targets.append(folder / path.parent / f"{name}.png")
     inputs = {picture.resolve() for picture in pictures}
     for target in targets:

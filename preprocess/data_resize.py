@@ -30,11 +30,10 @@ def parse_args():
 def check_paths(args):
     if not args.source.exists():
         raise InputError(f"{args.source}: no such file or folder.")
-    files.check_writable(args.out, "--out", folder=True)
     if args.csv:
         files.check_writable(args.csv, "--csv")
-    if args.csv and args.csv.exists() and not args.overwrite:
-        raise InputError(f"{args.csv} exists; pass --overwrite to replace it.")
+        if args.csv.exists() and not args.overwrite:
+            raise InputError(f"{args.csv} exists; pass --overwrite to replace it.")
 
 
 def main():
