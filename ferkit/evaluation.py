@@ -3,6 +3,7 @@ import hashlib
 import pathlib
 import re
 import time
+import zipfile
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from ferkit.backend import keras, native_stderr_silenced
 from ferkit.data import PROJECT_DIR
 
 MODELS_DIR = PROJECT_DIR / "models"
+MODEL_SIGNATURES = {b"\x89HDF\r\n\x1a\n": ".h5", b"PK\x03\x04": ".keras"}
 
 
 def find_models(models_dir=MODELS_DIR):
@@ -32,7 +34,7 @@ def load_model(path):
         with native_stderr_silenced():
             model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # h5py, zipfile and Keras raise many kinds for a bad file
-        raise InputError(f"{path}: not a loadable Keras model ({type(error).__name__}: {error}).") from None
+        raise InputError(f"{path}: cannot load it as a model: {unreadable_model_reason(path, error)}.") from None
     models.allow_jit(model)  # older files hold augmentation layers, which would keep JAX from compiling
     expected_input, expected_output = (None, *INPUT_SHAPE), (None, NUM_CLASSES)
     if tuple(model.input_shape) != expected_input or tuple(model.output_shape) != expected_output:
@@ -44,6 +46,22 @@ def load_model(path):
         # Logits would average into an ensemble's answer and print as probabilities, wrongly.
         raise InputError(f"{path}: gives no probabilities; a FER-2013 model ends in a softmax over the 7 emotions.")
     return model
+
+
+def unreadable_model_reason(path, error):
+    """Why Keras could not read the model file at `path`, in words a person can act on."""
+    with open(path, "rb") as file:
+        head = file.read(8)
+    if not head:
+        return "the file is empty"
+    kind = next((suffix for signature, suffix in MODEL_SIGNATURES.items() if head.startswith(signature)), None)
+    if kind is None:
+        return "it is not a Keras model file (an HDF5 .h5 file or a .keras zip archive)"
+    if path.suffix != kind:
+        return f"it is a {kind} model: rename it to end in {kind}, as Keras tells the kinds apart by name"
+    if kind == ".keras" and not zipfile.is_zipfile(path) or "truncated file" in str(error):  # h5py's words
+        return f"the {kind} file is cut short: copy it again"
+    return f"Keras could not read this {kind} file ({type(error).__name__}: {error})"
 
 
 def ends_in_softmax(model):

@@ -342,7 +342,8 @@ def load_resume_point(checkpoint, state_path):
             warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
             trainer = keras.models.load_model(checkpoint)
     except Exception as error:
-        raise InputError(f"{checkpoint}: cannot resume from it ({error}). Run without --resume.") from None
+        reason = evaluation.unreadable_model_reason(checkpoint, error)
+        raise InputError(f"{checkpoint}: cannot resume from it: {reason}. Run without --resume.") from None
     models.allow_jit(trainer)
     print(f"resuming after epoch {state['epoch']} (best validation accuracy so far {state['best']:.4f})")
     return trainer, state

@@ -125,15 +125,21 @@ def test_bad_model_files_give_one_clear_error(tiny_models, faces_csv, tmp_path):
 
     not_a_model = tmp_path / "notes.h5"
     not_a_model.write_text("hello")
+    empty = tmp_path / "empty.h5"
+    empty.touch()
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(tiny_models[0].read_bytes()[:5000])
+    misnamed = tmp_path / "renamed.h5"  # a .keras archive given an .h5 name
+    keras.models.load_model(tiny_models[0]).save(tmp_path / "model.keras")
+    (tmp_path / "model.keras").rename(misnamed)
     inputs = keras.Input((32, 32, 3))
     wrong_shape = tmp_path / "wrong.h5"
     keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(inputs))).save(wrong_shape)
     inputs = keras.Input((48, 48, 1))
     logits = tmp_path / "logits.h5"
     keras.Model(inputs, keras.layers.Dense(7)(keras.layers.Flatten()(inputs))).save(logits)
-    for path, fragment in ((not_a_model, "not a loadable Keras model"), (truncated, "not a loadable Keras model"),
+    for path, fragment in ((not_a_model, "not a Keras model file"), (empty, "empty"), (truncated, "cut short"),
+                           (misnamed, "rename it to end in .keras"),
                            (wrong_shape, "(None, 32, 32, 3)"), (logits, "softmax"),
                            (tmp_path / "missing.h5", "no such model file"), (tmp_path, "is a folder")):
         result = run_script("test_ensemble_model.py", "--models", path, "--data", faces_csv)
