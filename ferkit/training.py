@@ -143,6 +143,12 @@ def train(build_model, args, phases=None):
                          "starts from. Give another --output.")
     # The resume point before the data: with --resume, a missing one is the likelier mistake.
     resumed = load_resume_point(*resume_paths(output)) if args.resume else None
+    total_epochs = sum(phase.epochs for phase in phases)
+    finished = resumed and finished_run(resumed[1], total_epochs, args.patience)
+    if finished:
+        print(f"nothing to resume: {finished}. Its best model, validation accuracy {resumed[1]['best']:.4f} at "
+              f"epoch {resumed[1]['best_epoch']}, is {output}")
+        return resumed[1]
     train_set, val_set = data.load_splits(args.data, skip_bad_rows=args.skip_bad_rows)
     print(f"{args.data}: {len(train_set)} training and {len(val_set)} validation faces")
     if output.exists() and not args.resume:
@@ -170,7 +176,6 @@ def train(build_model, args, phases=None):
     validation = (models.as_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
 
     verbose = cli.keras_verbosity()
-    total_epochs = sum(phase.epochs for phase in phases)
     end = 0
     for phase in phases:
         start, end = end, end + phase.epochs
@@ -194,6 +199,16 @@ def train(build_model, args, phases=None):
 
     print(f"best validation accuracy {state['best']:.4f} at epoch {state['best_epoch']}; saved {output}")
     return state
+
+
+def finished_run(state, total_epochs, patience):
+    """Why a resumed run has no epoch left to train, or None."""
+    if state["epoch"] >= total_epochs:
+        return f"the run has trained all its {total_epochs} epochs; give a larger --epochs to train it on"
+    if state.get("stopped") and state["wait"] >= patience:
+        return (f"the run stopped early after epoch {state['epoch']}, {patience} epochs without a better validation "
+                "accuracy; give a larger --patience to train it on")
+    return None
 
 
 def set_precision(mixed):
@@ -260,7 +275,8 @@ class EpochRecorder(keras.callbacks.Callback):
         self.lr_patience = max(1, patience // 2)
         self.history_csv, self.history_png = side_paths(output)
         self.history = read_history(self.history_csv, state["epoch"])
-        self.stopped = state.get("stopped", False)
+        # A run that stopped early trains on when resumed with a larger --patience.
+        self.stopped = state["stopped"] = state.get("stopped", False) and state["wait"] >= patience
 
     def on_epoch_end(self, epoch, logs=None):
         learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))

@@ -242,6 +242,29 @@ def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
 
 
+def test_resuming_a_finished_run_says_so_and_a_larger_patience_or_epochs_trains_on(train_csv, tmp_path):
+    output = tmp_path / "model.h5"
+    first = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "8",
+                       "--patience", "1")
+    assert "stopped early" in first.stdout, first.stdout + first.stderr
+    stopped_after = len(history_rows(output))
+
+    again = run_script("train_vgg.py", "--output", output, "--resume")
+    assert again.returncode == 0, again.stderr
+    assert f"nothing to resume: the run stopped early after epoch {stopped_after}" in again.stdout
+    assert "validation faces" not in again.stdout  # told before loading the data
+
+    patient = run_script("train_vgg.py", "--output", output, "--resume", "--patience", "20",
+                         "--epochs", str(stopped_after + 1))
+    assert patient.returncode == 0, patient.stderr
+    assert f"Epoch {stopped_after + 1}/{stopped_after + 1}" in patient.stdout
+    assert len(history_rows(output)) == stopped_after + 1
+
+    over = run_script("train_vgg.py", "--output", output, "--resume")
+    assert over.returncode == 0, over.stderr
+    assert f"nothing to resume: the run has trained all its {stopped_after + 1} epochs" in over.stdout
+
+
 def test_resume_alone_continues_the_run_as_it_started_and_cosine_keeps_its_curve(train_csv, tmp_path):
     output = tmp_path / "model.h5"
     timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "3",
