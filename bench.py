@@ -19,11 +19,19 @@ from ferkit import NUM_CLASSES, cli, data, evaluation, models, training
 BUILDERS = {"vgg16": models.build_vgg16, "inception_v1": models.build_inception}
 
 
+def widths(text):
+    return [cli.positive_float(width) for width in text.split(",")]
+
+
+widths.__name__ = "comma-separated list of positive numbers"  # argparse names the type in its message
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=pathlib.Path, default=data.default_data_path(),
+    parser.add_argument("--data", type=pathlib.Path,
                         help="FER-2013 CSV to time (default: data/fer2013.csv, else data/train.csv, else data/sample.csv)")
-    parser.add_argument("--widths", default="0.25,0.5,1.0", help="model widths to time (default: 0.25,0.5,1.0)")
+    parser.add_argument("--widths", type=widths, default="0.25,0.5,1.0",
+                        help="model widths to time, comma-separated (default: 0.25,0.5,1.0)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=64, help="training batch size (default: 64)")
     parser.add_argument("--augment", choices=models.AUGMENTATIONS, default="full",
                         help="augmentation in the timed training steps (default: full)")
@@ -48,9 +56,10 @@ def naive_parse(path):
     return np.array([np.array(row.split(), dtype=np.uint8) for row in pixels])
 
 
-def bench_data(path):
-    if not path.is_file():
-        path = data.DATA_DIR / "sample.csv"
+def bench_data(path=None):
+    if path is None:
+        path = data.default_data_path()
+        path = path if path.is_file() else data.DATA_DIR / "sample.csv"
     _, cold = timed(data.load_dataset, path, use_cache=False)
     data.load_dataset(path)  # writes the cache
     _, cached = timed(data.load_dataset, path)
@@ -110,17 +119,16 @@ def main():
     import keras
 
     args = parse_args()
-    widths = [float(width) for width in args.widths.split(",")]
     steps = 3 if args.quick else 10
+    report = {"backend": keras.backend.backend(), "data": bench_data(args.data)}
     committed = evaluation.find_models()
     loaded, load_seconds = load_timed(committed)
-    report = {"backend": keras.backend.backend(), "data": bench_data(args.data)}
     report["matmul_gflops_per_s"] = ceiling = matmul_ceiling()
     training.set_precision(args.mixed_precision)
     report["training_precision"] = keras.mixed_precision.global_policy().name
     report["training"] = [
         bench_training(f"{name} x{width}", models.for_training(builder(width), args.augment), args.batch_size, steps, ceiling)
-        for name, builder in BUILDERS.items() for width in widths
+        for name, builder in BUILDERS.items() for width in args.widths
     ]
     training.set_precision(False)
     repeats = 3 if args.quick else 10
