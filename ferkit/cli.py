@@ -15,8 +15,8 @@ def run(main):
         one_line = " ".join(str(error).split())  # messages quoted from libraries may hold newlines
         print(f"error: {one_line}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        print("\ninterrupted.", file=sys.stderr)
+    except KeyboardInterrupt as interruption:  # a script may say, as its args, what was kept
+        print(f"\ninterrupted. {interruption}".rstrip(), file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
 
 

@@ -4,7 +4,9 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import pathlib
+import signal
 import sys
 import time
 import warnings
@@ -189,8 +191,12 @@ def train(build_model, args, phases=None):
         elif new_lr and not cosine:  # plateau goes on from the optimizer's rate unless told another
             trainer.optimizer.learning_rate.assign(phase.learning_rate)
         schedule = [CosineSchedule(start, end, phase.learning_rate)] if cosine else []
-        trainer.fit(*inputs, batch_size=args.batch_size, epochs=end, initial_epoch=state["epoch"],
-                    validation_data=validation, callbacks=schedule + [recorder], verbose=verbose)
+        try:
+            with StopBetweenBatches() as interrupt:
+                trainer.fit(*inputs, batch_size=args.batch_size, epochs=end, initial_epoch=state["epoch"],
+                            validation_data=validation, callbacks=schedule + [recorder, interrupt], verbose=verbose)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(interruption_note(state, output)) from None
         if recorder.stopped:
             print(f"stopped early: no better validation accuracy in {args.patience} epochs")
         if recorder.out_of_time and state["epoch"] < total_epochs:
@@ -199,6 +205,13 @@ def train(build_model, args, phases=None):
 
     print(f"best validation accuracy {state['best']:.4f} at epoch {state['best_epoch']}; saved {output}")
     return state
+
+
+def interruption_note(state, output):
+    if not state["epoch"]:
+        return "No epoch had finished: nothing was saved."
+    return (f"Epoch {state['epoch']} was the last to finish; the best model so far (epoch {state['best_epoch']}) is "
+            f"{output}. Run the same command with --resume to go on from there.")
 
 
 def finished_run(state, total_epochs, patience):
@@ -301,6 +314,41 @@ class EpochRecorder(keras.callbacks.Callback):
             self.out_of_time = True  # not saved in the state: a resumed run goes on
             self.model.stop_training = True
         save_resume_point(self.model, state, *resume_paths(self.output))
+
+
+class StopBetweenBatches(keras.callbacks.Callback):
+    """Ctrl-C during fit() stops the run after the current batch. Python raises KeyboardInterrupt
+    wherever the main thread happens to be, and there, inside the backend's clean-up code, it was
+    now and then swallowed (the run went on) or left native state broken (a crash); here the signal
+    only sets a flag, and the interrupt is raised between batches. A second Ctrl-C stops at once."""
+
+    def __enter__(self):
+        self.requested = False
+        # Only over Python's own handler: not where SIGINT is ignored, as in a background job.
+        self.installed = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if self.installed:
+            signal.signal(signal.SIGINT, self.request)
+        return self
+
+    def __exit__(self, *error):
+        if self.installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def request(self, signal_number, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        os.write(sys.stderr.fileno(), b"\nstopping after this batch; Ctrl-C again stops at once\n")  # no buffer to re-enter
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.stop_if_requested()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.stop_if_requested()
+
+    def stop_if_requested(self):
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 class CosineSchedule(keras.callbacks.Callback):

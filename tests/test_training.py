@@ -2,6 +2,7 @@
 import csv
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 
@@ -240,6 +241,30 @@ def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv
     assert resumed.returncode == 0, resumed.stderr
     assert "time limit reached" not in resumed.stdout
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
+
+
+def test_ctrl_c_says_what_was_kept_and_resume_goes_on_from_there(train_csv, tmp_path):
+    output = tmp_path / "model.h5"
+    command = [sys.executable, PROJECT_DIR / "train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:],
+               "--epochs", "40", "--patience", "40"]
+    # As from a terminal: SIGINT's default handler, which a shell's background job would not have.
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    for line in run.stdout:
+        if line.startswith("Epoch 3/"):
+            break
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 130, stderr
+    finished = len(history_rows(output))
+    assert f"interrupted. Epoch {finished} was the last to finish" in stderr and "--resume" in stderr
+    assert "Traceback" not in stderr
+
+    resumed = run_script("train_vgg.py", "--output", output, "--resume", "--epochs", str(finished + 1))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after epoch {finished}" in resumed.stdout
+    assert len(history_rows(output)) == finished + 1
 
 
 def test_resuming_a_finished_run_says_so_and_a_larger_patience_or_epochs_trains_on(train_csv, tmp_path):
