@@ -9,7 +9,7 @@ from ferkit import cli, models, training
 
 def main():
     parser = training.training_parser(__doc__.splitlines()[0], model_number=2, epochs=30)
-    parser.add_argument("--dropout", type=float, default=0.4, help="dropout before the classifier (default: 0.4)")
+    parser.add_argument("--dropout", type=cli.dropout_rate, default=0.4, help="dropout before the classifier (default: 0.4)")
     args = training.parse_args(parser)
     training.train(lambda: models.build_inception(args.width, args.dropout), args)
 

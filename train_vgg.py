@@ -9,7 +9,7 @@ from ferkit import cli, models, training
 
 def main():
     parser = training.training_parser(__doc__.splitlines()[0], model_number=1, epochs=45)
-    parser.add_argument("--dropout", type=float, default=0.3, help="dropout before the dense layers (default: 0.3)")
+    parser.add_argument("--dropout", type=cli.dropout_rate, default=0.3, help="dropout before the dense layers (default: 0.3)")
     args = training.parse_args(parser)
     training.train(lambda: models.build_vgg16(args.width, args.dropout), args)
 

@@ -47,6 +47,14 @@ def fraction(text):
     return value
 
 
+def dropout_rate(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise ValueError(text)
+    return value
+
+
 positive_int.__name__ = "positive integer"  # argparse names the type in its message
 positive_float.__name__ = "positive number"
 fraction.__name__ = "number from 0 to 1"
+dropout_rate.__name__ = "dropout rate (0 <= rate < 1)"

@@ -442,10 +442,10 @@ def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_pa
         (("--data", "{good}", "--width", "9"), ["--width"]),
         (("--data", "{good}", "--output", "{tmp}/model.keras"), ["must end in .h5"]),
         (("--data", "{good}", "--output", "{good}/runs/model.h5"), ["good.csv is a file, not a folder"]),
-        (("--data", "{good}", "--init", "{bad}"), ["bad.csv", "not a loadable Keras model"]),
+        (("--data", "{good}", "--init", "{bad}"), ["bad.csv", "not a Keras model file"]),
         (("--data", "{good}", "--init", "{tmp}/model.h5"), ["overwrite the model it starts from"]),
         (("--data", "{good}", "--teacher", "{tmp}/nowhere.h5"), ["nowhere.h5: no such model file"]),
-        (("--data", "{good}", "--teacher", "{bad}"), ["bad.csv", "not a loadable Keras model"]),
+        (("--data", "{good}", "--teacher", "{bad}"), ["bad.csv", "not a Keras model file"]),
     ],
 )
 def test_bad_input_gives_one_clear_error(arguments, fragments, tmp_path):
@@ -459,3 +459,11 @@ def test_bad_input_gives_one_clear_error(arguments, fragments, tmp_path):
     if "--output" not in arguments:
         arguments += ["--output", str(tmp_path / "model.h5")]
     assert_clean_error(run_script("train_vgg.py", *arguments, "--epochs", "1"), *fragments)
+
+
+@pytest.mark.parametrize("script, flag, value", [("train_vgg.py", "--dropout", "1.5"), ("train_inception.py", "--dropout", "-0.1"),
+                                                 ("train_vgg.py", "--lr", "0"), ("train_vgg.py", "--teacher-weight", "2")])
+def test_a_flag_value_out_of_range_is_refused_as_the_flags_are_read(script, flag, value, train_csv):
+    result = run_script(script, "--data", train_csv, flag, value)
+    assert result.returncode == 2 and f"argument {flag}: invalid" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
