@@ -24,13 +24,14 @@ def main():
     parser.add_argument("--fine-tune-epochs", type=int, default=None,
                         help="how many of the epochs, at the end, also train the top VGG block "
                              "(default: half of --epochs; 0 keeps the base frozen)")
-    parser.add_argument("--image-size", type=int, default=48, help="side the faces are resized to (default: 48)")
+    parser.add_argument("--image-size", type=int, default=48, help="side the faces are resized to, 32 to 224 (default: 48)")
     args = training.parse_args(parser)
     fine_tune_epochs = args.epochs // 2 if args.fine_tune_epochs is None else args.fine_tune_epochs
     if not 0 <= fine_tune_epochs <= args.epochs:
         raise InputError(f"--fine-tune-epochs must be in 0..{args.epochs} (--epochs), got {fine_tune_epochs}.")
-    if args.image_size < 32:
-        raise InputError(f"--image-size must be at least 32 (VGG-16's five poolings), got {args.image_size}.")
+    if not 32 <= args.image_size <= 224:
+        raise InputError(f"--image-size must be from 32 (VGG-16's five poolings) to 224 (ImageNet's size), "
+                         f"got {args.image_size}.")
 
     # --init's weights replace the base's, so there is nothing to fetch for them.
     base_weights = "none" if args.init and args.weights == "auto" else args.weights

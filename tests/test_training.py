@@ -467,3 +467,12 @@ def test_a_flag_value_out_of_range_is_refused_as_the_flags_are_read(script, flag
     result = run_script(script, "--data", train_csv, flag, value)
     assert result.returncode == 2 and f"argument {flag}: invalid" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("arguments, fragment", [(("--image-size", "20"), "--image-size must be from 32"),
+                                                 (("--image-size", "1000"), "to 224"),
+                                                 (("--fine-tune-epochs", "5", "--epochs", "2"), "must be in 0..2")])
+def test_transfer_flags_out_of_range_are_refused_before_the_work(arguments, fragment, train_csv, tmp_path):
+    result = run_script("train_vgg_transfer_learning.py", "--data", train_csv, "--output", tmp_path / "model.h5",
+                        "--weights", "none", *arguments)
+    assert_clean_error(result, fragment)
