@@ -63,4 +63,4 @@ def test_errors_after_loading_a_model_stay_one_line_on_every_backend(backend, tm
     not_a_model.write_text("not a model")
     result = run_script("test_ensemble_model.py", "--models", PROJECT_DIR / "models" / "model_1.h5", not_a_model,
                         backend=backend)
-    assert_clean_error(result, "notes.h5", "not a loadable Keras model")
+    assert_clean_error(result, "notes.h5", "not a Keras model file")
