@@ -318,9 +318,9 @@ class EpochRecorder(keras.callbacks.Callback):
 
 class StopBetweenBatches(keras.callbacks.Callback):
     """Ctrl-C during fit() stops the run after the current batch. Python raises KeyboardInterrupt
-    wherever the main thread happens to be, and there, inside the backend's clean-up code, it was
-    now and then swallowed (the run went on) or left native state broken (a crash); here the signal
-    only sets a flag, and the interrupt is raised between batches. A second Ctrl-C stops at once."""
+    wherever the main thread happens to be; inside the backend's clean-up code it can be swallowed
+    (the run goes on) or leave native state broken (a crash). Here the signal only sets a flag,
+    and the interrupt is raised between batches. A second Ctrl-C stops at once."""
 
     def __enter__(self):
         self.requested = False
