@@ -99,7 +99,7 @@ def print_text(results, problems):
 
 def write_csv(results, path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as file:
+    with files.atomic_path(path) as temporary, open(temporary, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["file", "x", "y", "width", "height", "emotion", *CLASS_NAMES])
         for result in results:
@@ -130,7 +130,8 @@ def annotate(picture, faces_out, target):
         draw.rectangle((corners[0], tag_top, corners[0] + right + 2 * line, tag_top + tag_height), fill=LABEL_COLOUR)
         draw.text((corners[0] + line, tag_top + line), label, fill="white", font_size=font_size)
     target.parent.mkdir(parents=True, exist_ok=True)
-    image.save(target)
+    with files.atomic_path(target) as temporary:
+        image.save(temporary)
 
 
 if __name__ == "__main__":

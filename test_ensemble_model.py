@@ -106,7 +106,7 @@ def write_report(report, report_dir):
     classes = final["classes"].values()
     plots.plot_class_scores([c["precision"] for c in classes], [c["recall"] for c in classes], [c["f1"] for c in classes],
                             report_dir / "class_scores.png", title)
-    (report_dir / "report.json").write_text(json.dumps(report, indent=2))
+    files.write_text(report_dir / "report.json", json.dumps(report, indent=2))
     print(f"\nwrote {report_dir / 'confusion_matrix.png'}, {report_dir / 'class_scores.png'}, {report_dir / 'report.json'}")
 
 

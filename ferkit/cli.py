@@ -3,21 +3,30 @@ import sys
 
 from ferkit import InputError
 
+EXIT_SYSTEM_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
 def run(main):
-    """Calls main(); turns InputError into one line on stderr and exit code 2."""
+    """Calls main(); turns InputError into one line on stderr and exit code 2, and an
+    OSError (the machine's side: a full disk, no permission) into one line and exit code 1."""
     try:
         main()
     except InputError as error:
-        one_line = " ".join(str(error).split())  # messages quoted from libraries may hold newlines
-        print(f"error: {one_line}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+        exit_with_error(error, EXIT_BAD_INPUT)
+    except OSError as error:
+        exit_with_error(f"{error.filename}: {error.strerror}." if error.filename and error.strerror else error,
+                        EXIT_SYSTEM_ERROR)
     except KeyboardInterrupt as interruption:  # a script may say, as its args, what was kept
         print(f"\ninterrupted. {interruption}".rstrip(), file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
+
+
+def exit_with_error(message, code):
+    one_line = " ".join(str(message).split())  # messages quoted from libraries may hold newlines
+    print(f"error: {one_line}", file=sys.stderr)
+    sys.exit(code)
 
 
 def keras_verbosity():

@@ -24,8 +24,10 @@ class atomic_path:
         if error_type is None:
             os.chmod(self.temporary, 0o666 & ~current_umask())  # mkstemp makes it private
             os.replace(self.temporary, self.path)
-        elif os.path.exists(self.temporary):
+        if os.path.exists(self.temporary):
             os.remove(self.temporary)
+        if isinstance(error, OSError) and error.errno:  # say a full disk: name the file meant, not the temporary
+            raise OSError(error.errno, os.strerror(error.errno), str(self.path)) from None
         return False
 
 
@@ -56,6 +58,11 @@ def check_writable(path, flag, folder=False):
         raise InputError(f"{flag} {path}: {nearest} is a file, not a folder.")
     if not os.access(nearest, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {path}: no permission to write in {nearest}.")
+
+
+def write_text(path, text):
+    with atomic_path(path) as temporary:
+        pathlib.Path(temporary).write_text(text)
 
 
 def save_model(model, path):

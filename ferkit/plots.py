@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ferkit import CLASS_NAMES  # noqa: E402
+from ferkit import CLASS_NAMES, files  # noqa: E402
 
 
 def plot_history(history, path):
@@ -32,8 +32,7 @@ def plot_history(history, path):
     loss_axes.legend()
     accuracy_axes.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save(figure, path)
 
 
 def plot_confusion_matrix(matrix, path, title):
@@ -56,8 +55,7 @@ def plot_confusion_matrix(matrix, path, title):
         axes.set_title(subtitle)
     figure.colorbar(image, ax=axes_pair, fraction=0.025)
     figure.suptitle(title)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    save(figure, path, bbox_inches="tight")
 
 
 def plot_class_scores(precision, recall, f1, path, title):
@@ -71,5 +69,12 @@ def plot_class_scores(precision, recall, f1, path, title):
     axes.set_title(title)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: inside, it hides the last class's bars
     axes.grid(axis="y", alpha=0.3)
-    figure.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    save(figure, path, bbox_inches="tight")
+
+
+def save(figure, path, **options):
+    try:
+        with files.atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=100, **options)
+    finally:
+        plt.close(figure)

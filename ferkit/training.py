@@ -381,8 +381,7 @@ def write_history(history, csv_path, png_path):
             writer.writeheader()
             writer.writerows(history)
     columns = {name: [row[name] for row in history] for name in HISTORY_FIELDS}
-    with files.atomic_path(png_path) as temporary:
-        plots.plot_history(columns, temporary)
+    plots.plot_history(columns, png_path)
 
 
 def save_resume_point(trainer, state, checkpoint, state_path):

@@ -60,7 +60,8 @@ def main():
             skipped.append((picture, "no face found (--keep-no-face keeps it whole)"))
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        faces.Image.fromarray(found[0].pixels).save(target)
+        with files.atomic_path(target) as temporary:  # a full disk leaves no half face that a rerun would skip
+            faces.Image.fromarray(found[0].pixels).save(temporary)
         written.append(target)
         if args.csv:
             label = faces.label_from_folders(picture, args.source)
@@ -71,7 +72,7 @@ def main():
 
     if args.csv and rows:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
-        args.csv.write_text("emotion,pixels\n" + "\n".join(rows) + "\n")
+        files.write_text(args.csv, "emotion,pixels\n" + "\n".join(rows) + "\n")
     print(f"wrote {len(written)} face(s) to {args.out}" + (f" and {len(rows)} row(s) to {args.csv}" if args.csv else ""))
     for picture, reason in skipped:
         print(f"  skipped {picture}: {reason}")

@@ -1,5 +1,8 @@
 """test_ensemble_model.py on two tiny models built in a temporary folder."""
 import json
+import resource
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -144,6 +147,23 @@ def test_bad_model_files_give_one_clear_error(tiny_models, faces_csv, tmp_path):
                            (tmp_path / "missing.h5", "no such model file"), (tmp_path, "is a folder")):
         result = run_script("test_ensemble_model.py", "--models", path, "--data", faces_csv)
         assert_clean_error(result, str(path), fragment)
+
+
+def test_a_report_the_disk_refuses_names_the_file_and_keeps_the_previous_one(tiny_models, faces_csv, tmp_path):
+    report_dir = tmp_path / "reports"
+    report_dir.mkdir()
+    (report_dir / "confusion_matrix.png").write_bytes(b"previous picture")
+
+    def small_file_limit():  # a write past 50 kB fails as on a full disk (EFBIG; Python ignores SIGXFSZ)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+    result = subprocess.run([sys.executable, PROJECT_DIR / "test_ensemble_model.py", "--models", *tiny_models,
+                             "--data", faces_csv, "--report-dir", report_dir],
+                            capture_output=True, text=True, preexec_fn=small_file_limit)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: {report_dir / 'confusion_matrix.png'}: File too large."]
+    assert [path.name for path in report_dir.iterdir()] == ["confusion_matrix.png"]
+    assert (report_dir / "confusion_matrix.png").read_bytes() == b"previous picture"
 
 
 def test_no_models_found_says_where_it_looked_and_how_to_train(tmp_path, monkeypatch):
