@@ -1,5 +1,6 @@
 """Loading models, ensembling their predictions, and scoring them."""
 import hashlib
+import json
 import pathlib
 import re
 import time
@@ -61,7 +62,30 @@ def unreadable_model_reason(path, error):
         return f"it is a {kind} model: rename it to end in {kind}, as Keras tells the kinds apart by name"
     if kind == ".keras" and not zipfile.is_zipfile(path) or "truncated file" in str(error):  # h5py's words
         return f"the {kind} file is cut short: copy it again"
+    saved_by = saving_keras_version(path, kind)
+    if saved_by and version_key(saved_by) > version_key(keras.__version__):
+        # Keras reads files of older versions, not of newer ones, whose layer settings it may not know.
+        return f"it was saved by Keras {saved_by}, newer than the Keras {keras.__version__} here: upgrade Keras"
     return f"Keras could not read this {kind} file ({type(error).__name__}: {error})"
+
+
+def saving_keras_version(path, kind):
+    """The Keras version a model file records having been saved by, or None."""
+    try:
+        if kind == ".h5":
+            import h5py
+
+            with h5py.File(path, "r") as file:
+                version = file.attrs["keras_version"]
+            return version.decode() if isinstance(version, bytes) else str(version)
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("metadata.json"))["keras_version"]
+    except Exception:  # no record, or none readable: the caller says what Keras said instead
+        return None
+
+
+def version_key(version):
+    return tuple(int(number) for number in re.findall(r"\d+", version)[:3])
 
 
 def ends_in_softmax(model):

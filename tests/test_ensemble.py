@@ -124,6 +124,7 @@ def test_held_out_rows_of_train_csv_are_those_the_training_scripts_left_out(tiny
 
 
 def test_bad_model_files_give_one_clear_error(tiny_models, faces_csv, tmp_path):
+    import h5py
     import keras
 
     not_a_model = tmp_path / "notes.h5"
@@ -132,6 +133,13 @@ def test_bad_model_files_give_one_clear_error(tiny_models, faces_csv, tmp_path):
     empty.touch()
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(tiny_models[0].read_bytes()[:5000])
+    newer = tmp_path / "newer.h5"  # as a later Keras writes it: a setting this one does not know
+    newer.write_bytes(tiny_models[0].read_bytes())
+    with h5py.File(newer, "r+") as file:
+        config = json.loads(file.attrs["model_config"])
+        next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Conv2D")["config"]["new"] = 1
+        file.attrs["model_config"] = json.dumps(config)
+        file.attrs["keras_version"] = "99.0.0"
     misnamed = tmp_path / "renamed.h5"  # a .keras archive given an .h5 name
     keras.models.load_model(tiny_models[0]).save(tmp_path / "model.keras")
     (tmp_path / "model.keras").rename(misnamed)
@@ -142,7 +150,7 @@ def test_bad_model_files_give_one_clear_error(tiny_models, faces_csv, tmp_path):
     logits = tmp_path / "logits.h5"
     keras.Model(inputs, keras.layers.Dense(7)(keras.layers.Flatten()(inputs))).save(logits)
     for path, fragment in ((not_a_model, "not a Keras model file"), (empty, "empty"), (truncated, "cut short"),
-                           (misnamed, "rename it to end in .keras"),
+                           (misnamed, "rename it to end in .keras"), (newer, "saved by Keras 99.0.0"),
                            (wrong_shape, "(None, 32, 32, 3)"), (logits, "softmax"),
                            (tmp_path / "missing.h5", "no such model file"), (tmp_path, "is a folder")):
         result = run_script("test_ensemble_model.py", "--models", path, "--data", faces_csv)
