@@ -42,7 +42,6 @@ def main():
     chosen = np.random.default_rng(args.seed).permutation(len(train))[: args.faces]
     print(f"averaged {len(args.models)} models; re-estimating batch-norm statistics on {len(chosen)} training faces")
     averaging.reestimate_batch_norm(averaged, train.images[chosen])
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     files.save_model(averaged, args.output)
     print(f"saved {args.output}")
 

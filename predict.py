@@ -98,7 +98,6 @@ def print_text(results, problems):
 
 
 def write_csv(results, path):
-    path.parent.mkdir(parents=True, exist_ok=True)
     with files.atomic_path(path) as temporary, open(temporary, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["file", "x", "y", "width", "height", "emotion", *CLASS_NAMES])
@@ -129,7 +128,6 @@ def annotate(picture, faces_out, target):
         tag_top = corners[1] - tag_height if corners[1] >= tag_height else corners[3]
         draw.rectangle((corners[0], tag_top, corners[0] + right + 2 * line, tag_top + tag_height), fill=LABEL_COLOUR)
         draw.text((corners[0] + line, tag_top + line), label, fill="white", font_size=font_size)
-    target.parent.mkdir(parents=True, exist_ok=True)
     with files.atomic_path(target) as temporary:
         image.save(temporary)
 

@@ -98,7 +98,6 @@ def relative_to_cwd(path):
 
 
 def write_report(report, report_dir):
-    report_dir.mkdir(parents=True, exist_ok=True)
     variant = "tta" if "ensemble_tta" in report else "plain"
     final = report[f"ensemble_{variant}"]
     title = f"ensemble of {len(report['models'])} on {report['num_faces']} faces: accuracy {final['accuracy']:.3f}"

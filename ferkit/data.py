@@ -267,7 +267,6 @@ def _write_cache(path, dataset):
     cache = _cache_path(path)
     has_usage = dataset.usage is not None
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache) as temporary:
             np.savez(
                 temporary,

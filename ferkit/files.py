@@ -8,12 +8,14 @@ from ferkit import InputError
 
 
 class atomic_path:
-    """Context manager giving a temporary path beside `path`, moved onto it on success."""
+    """Context manager giving a temporary path beside `path`, its folder made if need be,
+    moved onto it on success."""
 
     def __init__(self, path):
         self.path = pathlib.Path(path)
 
     def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         descriptor, self.temporary = tempfile.mkstemp(
             dir=self.path.parent, prefix=f".{self.path.stem}.partial-", suffix=self.path.suffix
         )
@@ -24,7 +26,7 @@ class atomic_path:
         if error_type is None:
             os.chmod(self.temporary, 0o666 & ~current_umask())  # mkstemp makes it private
             os.replace(self.temporary, self.path)
-        if os.path.exists(self.temporary):
+        elif os.path.exists(self.temporary):
             os.remove(self.temporary)
         if isinstance(error, OSError) and error.errno:  # say a full disk: name the file meant, not the temporary
             raise OSError(error.errno, os.strerror(error.errno), str(self.path)) from None

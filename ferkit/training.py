@@ -161,7 +161,6 @@ def train(build_model, args, phases=None):
 
         tf.config.experimental.enable_op_determinism()
 
-    output.parent.mkdir(parents=True, exist_ok=True)
     set_precision(args.mixed_precision)
     export = float32_exporter() if args.mixed_precision else None
     if resumed:

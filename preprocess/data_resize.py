@@ -59,7 +59,6 @@ def main():
         if not found:
             skipped.append((picture, "no face found (--keep-no-face keeps it whole)"))
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
         with files.atomic_path(target) as temporary:  # a full disk leaves no half face that a rerun would skip
             faces.Image.fromarray(found[0].pixels).save(temporary)
         written.append(target)
@@ -71,7 +70,6 @@ def main():
                 rows.append(f"{label},{' '.join(map(str, found[0].pixels.ravel()))}")
 
     if args.csv and rows:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
         files.write_text(args.csv, "emotion,pixels\n" + "\n".join(rows) + "\n")
     print(f"wrote {len(written)} face(s) to {args.out}" + (f" and {len(rows)} row(s) to {args.csv}" if args.csv else ""))
     for picture, reason in skipped:
