@@ -217,10 +217,15 @@ def finished_run(state, total_epochs, patience):
     """Why a resumed run has no epoch left to train, or None."""
     if state["epoch"] >= total_epochs:
         return f"the run has trained all its {total_epochs} epochs; give a larger --epochs to train it on"
-    if state.get("stopped") and state["wait"] >= patience:
+    if stopped_early(state, patience):
         return (f"the run stopped early after epoch {state['epoch']}, {patience} epochs without a better validation "
                 "accuracy; give a larger --patience to train it on")
     return None
+
+
+def stopped_early(state, patience):
+    """Whether the run stopped for want of a better epoch; with a larger --patience it trains on."""
+    return state.get("stopped", False) and state["wait"] >= patience
 
 
 def set_precision(mixed):
@@ -287,8 +292,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.lr_patience = max(1, patience // 2)
         self.history_csv, self.history_png = side_paths(output)
         self.history = read_history(self.history_csv, state["epoch"])
-        # A run that stopped early trains on when resumed with a larger --patience.
-        self.stopped = state["stopped"] = state.get("stopped", False) and state["wait"] >= patience
+        self.stopped = state["stopped"] = stopped_early(state, patience)
 
     def on_epoch_end(self, epoch, logs=None):
         learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
