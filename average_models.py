@@ -13,7 +13,7 @@ import pathlib
 
 import numpy as np
 
-from ferkit import InputError, averaging, cli, data, evaluation, files
+from ferkit import InputError, averaging, cli, data, evaluation, files, provenance
 from ferkit.backend import keras
 
 
@@ -42,7 +42,7 @@ def main():
     chosen = np.random.default_rng(args.seed).permutation(len(train))[: args.faces]
     print(f"averaged {len(args.models)} models; re-estimating batch-norm statistics on {len(chosen)} training faces")
     averaging.reestimate_batch_norm(averaged, train.images[chosen])
-    files.save_model(averaged, args.output)
+    files.save_model(averaged, args.output, provenance.merged(provenance.inherited(args.models), train.origin))
     print(f"saved {args.output}")
 
 

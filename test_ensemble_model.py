@@ -9,7 +9,7 @@ import argparse
 import json
 import pathlib
 
-from ferkit import cli, data, evaluation, files, plots
+from ferkit import cli, data, evaluation, files, plots, provenance
 
 SAMPLE_PATH = data.DATA_DIR / "sample.csv"
 
@@ -63,9 +63,11 @@ def main():
         "data": str(path),
         "rows": rows_used,
         "num_faces": len(faces),
-        "models": [{"path": str(p), "sha256": evaluation.sha256(p)} for p in model_paths],
+        "models": [{"path": str(p), "sha256": evaluation.sha256(p),
+                    "faces_learnt_from": provenance.faces_seen(provenance.read(p), faces.origin)} for p in model_paths],
         "weights": args.weights,
     }
+    report["warning"] = learnt_faces_warning(report)
     variants = {"plain": [plain for plain, _ in outputs]}
     if args.tta:
         variants["tta"] = evaluation.flip_averaged(outputs)
@@ -76,6 +78,21 @@ def main():
 
     print_report(report, variants)
     write_report(report, args.report_dir)
+
+
+def learnt_faces_warning(report):
+    """Says which models learnt from the faces tested on, whose figures then mean little: say,
+    the shipped models, trained on FER-2013's Training rows, tested on the competition's train.csv."""
+    total = report["num_faces"]
+    seen = {entry["path"]: entry["faces_learnt_from"] for entry in report["models"] if entry["faces_learnt_from"]}
+    if not seen:
+        return None
+    names = ", ".join(str(relative_to_cwd(path)) for path in seen)
+    who = f"all {len(seen)} models" if len(seen) == len(report["models"]) > 1 else names
+    low, high = min(seen.values()), max(seen.values())
+    how_many = "all" if low == total else f"{low}" if low == high else f"{low} to {high}"
+    return (f"{who} learnt from {how_many} of the {total} faces tested, so these figures overstate how they do "
+            "on faces they have not seen. Test them on others, such as fer2013.csv's PublicTest or PrivateTest rows.")
 
 
 def print_report(report, variants):
@@ -90,6 +107,8 @@ def print_report(report, variants):
     print(evaluation.format_confusion_matrix(final["confusion_matrix"]))
     print()
     print(evaluation.format_class_scores(final))
+    if report["warning"]:
+        print(f"\nwarning: {report['warning']}")
 
 
 def relative_to_cwd(path):
@@ -101,6 +120,9 @@ def write_report(report, report_dir):
     variant = "tta" if "ensemble_tta" in report else "plain"
     final = report[f"ensemble_{variant}"]
     title = f"ensemble of {len(report['models'])} on {report['num_faces']} faces: accuracy {final['accuracy']:.3f}"
+    learnt = sum(1 for entry in report["models"] if entry["faces_learnt_from"])
+    if learnt:
+        title += f" (faces {learnt} of the {len(report['models'])} models learnt from)"
     plots.plot_confusion_matrix(final["confusion_matrix"], report_dir / "confusion_matrix.png", title)
     classes = final["classes"].values()
     plots.plot_class_scores([c["precision"] for c in classes], [c["recall"] for c in classes], [c["f1"] for c in classes],

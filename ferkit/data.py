@@ -28,6 +28,7 @@ CACHE_VERSION = 1
 MAX_REPORTED_ROWS = 5
 ROWS_PER_CHUNK = 128
 PAD = 3
+MEAN_FACE_SIZE = 4
 GET_DATA_HELP = (
     "Download FER-2013 from Kaggle and put train.csv or fer2013.csv in data/ "
     "(README.md, 'Getting FER-2013'), or pass --data PATH."
@@ -40,6 +41,7 @@ class Dataset:
     labels: np.ndarray  # (N,) uint8, FER-2013 class indices
     usage: np.ndarray | None  # (N,) uint8 indices into USAGES; None without a Usage column
     path: pathlib.Path
+    origin: list | None = None  # which rows of which face sets these are, once a split is taken (rows_of)
 
     def __len__(self):
         return len(self.labels)
@@ -313,15 +315,46 @@ def load_splits(path, skip_bad_rows=False):
             f"{path}: its {len(dataset.labels)} rows are too few to split: the {split} split takes "
             f"{SPLIT_FRACTIONS[SPLITS.index(split)]:.0%} of each emotion's faces, rounded, and gets none. Add more faces."
         )
-    return dataset.subset(indices["train"]), dataset.subset(indices["val"])
+    return rows_of(dataset, "train", indices), rows_of(dataset, "val", indices)
 
 
 def select_usage(dataset, usage):
     """The rows of one split by its Usage name (on a file without Usage: the seeded
     split of the same role), or every row for "all"."""
     if usage == "all":
-        return dataset
-    rows = split_indices(dataset)[SPLITS[USAGES.index(usage)]]
-    if len(rows) == 0:
+        return rows_of(dataset, "all")
+    split = SPLITS[USAGES.index(usage)]
+    indices = split_indices(dataset)
+    if len(indices[split]) == 0:
         raise InputError(f"{dataset.path}: no {usage} rows. Pick others with --usage (PublicTest, Training or all).")
-    return dataset.subset(rows)
+    return rows_of(dataset, split, indices)
+
+
+def rows_of(dataset, split, indices=None):
+    """The rows of one split (or "all"), noting in .origin which face sets they are."""
+    subset = dataset if split == "all" else dataset.subset(indices[split])
+    return dataclasses.replace(subset, origin=face_sets(dataset, split, len(subset)))
+
+
+def face_sets(dataset, split, num_faces):
+    """Where the rows of one split come from, in terms another copy of the same data shares:
+    each pool of rows (a Usage group, or a whole file without a Usage column), known by its
+    class counts and its mean face per class (pool_key), and which of the pool's rows: "all",
+    or one part of the seeded split. The competition's train.csv and fer2013.csv's Training
+    rows are so one pool."""
+    if dataset.usage is None:
+        return [{**pool_key(dataset.images, dataset.labels), "rows": split, "faces": num_faces}]
+    codes = range(len(USAGES)) if split == "all" else [SPLITS.index(split)]
+    groups = [dataset.usage == code for code in codes]
+    return [{**pool_key(dataset.images[rows], dataset.labels[rows]), "rows": "all", "faces": int(rows.sum())}
+            for rows in groups if rows.any()]
+
+
+def pool_key(images, labels):
+    """Class counts and, per class, the mean face at 4x4: unlike a hash of the pixels, both
+    survive the few grey levels by which copies of FER-2013 decoded from JPEGs differ."""
+    counts = np.bincount(labels, minlength=NUM_CLASSES)
+    cells = IMAGE_SIZE // MEAN_FACE_SIZE
+    means = [images[labels == label].reshape(-1, MEAN_FACE_SIZE, cells, MEAN_FACE_SIZE, cells).mean(axis=(0, 2, 4))
+             if count else np.zeros((MEAN_FACE_SIZE, MEAN_FACE_SIZE)) for label, count in enumerate(counts)]
+    return {"class_counts": counts.tolist(), "mean_faces": np.round(means, 1).tolist()}

@@ -4,7 +4,7 @@ import os
 import pathlib
 import tempfile
 
-from ferkit import InputError
+from ferkit import InputError, provenance
 
 
 class atomic_path:
@@ -67,13 +67,15 @@ def write_text(path, text):
         pathlib.Path(temporary).write_text(text)
 
 
-def save_model(model, path):
-    """Writes an inference-only .h5 model."""
+def save_model(model, path, learnt_from=()):
+    """Writes an inference-only .h5 model, with the face sets it learnt from (provenance)."""
     absl_logger = logging.getLogger("absl")
     level = absl_logger.level
     absl_logger.setLevel(logging.ERROR)  # hides Keras' "HDF5 is legacy" notice: .h5 is this project's format
     try:
         with atomic_path(path) as temporary:
             model.save(temporary, include_optimizer=False)
+            if learnt_from:
+                provenance.write(temporary, learnt_from)
     finally:
         absl_logger.setLevel(level)

@@ -11,7 +11,7 @@ import sys
 import time
 import warnings
 
-from ferkit import NUM_CLASSES, InputError, cli, data, distillation, evaluation, files, models, plots
+from ferkit import NUM_CLASSES, InputError, cli, data, distillation, evaluation, files, models, plots, provenance
 from ferkit.backend import keras
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -171,7 +171,9 @@ def train(build_model, args, phases=None):
     new_lr = args.resume and (state.get("settings") or {}).get("lr", args.lr) != args.lr
     state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
-    recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine, export=export)
+    learnt_from = provenance.merged(train_set.origin, learnt_earlier(args, val_set))
+    recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine, export=export,
+                             learnt_from=learnt_from)
     targets = distillation.training_targets(train_set, args.teacher, args.teacher_weight, output.parent)
     inputs = (models.as_input(train_set.images), targets)
     validation = (models.as_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
@@ -204,6 +206,17 @@ def train(build_model, args, phases=None):
 
     print(f"best validation accuracy {state['best']:.4f} at epoch {state['best_epoch']}; saved {output}")
     return state
+
+
+def learnt_earlier(args, val_set):
+    """The face sets the --init model and the teachers learnt from, saying so when they
+    include validation faces, whose accuracy then overstates the run's model."""
+    earlier = provenance.inherited([args.init, *(args.teacher or [])])
+    seen = provenance.faces_seen(earlier, val_set.origin)
+    if seen:
+        print(f"note: the --init or --teacher models learnt from {seen} of the {len(val_set)} validation faces, "
+              "so validation accuracy overstates this model on new faces")
+    return earlier
 
 
 def interruption_note(state, output):
@@ -280,9 +293,10 @@ class EpochRecorder(keras.callbacks.Callback):
     decisions, and a resume point. Kept in one callback so that the resume point
     holds every piece of state that decides the rest of the run."""
 
-    def __init__(self, output, state, patience, time_limit_minutes=None, halve_lr=True, export=None):
+    def __init__(self, output, state, patience, time_limit_minutes=None, halve_lr=True, export=None, learnt_from=()):
         super().__init__()
         self.output = output
+        self.learnt_from = learnt_from
         self.export = export or (lambda model: model)
         self.state = state
         self.patience = patience
@@ -305,7 +319,7 @@ class EpochRecorder(keras.callbacks.Callback):
         state["epoch"] = epoch + 1
         if row["val_accuracy"] > state["best"]:
             state.update(best=row["val_accuracy"], best_epoch=epoch + 1, wait=0)
-            files.save_model(self.export(models.inference_part(self.model)), self.output)
+            files.save_model(self.export(models.inference_part(self.model)), self.output, self.learnt_from)
         else:
             state["wait"] += 1
             if self.halve_lr and state["wait"] % self.lr_patience == 0:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_clean_error, run_script
-from ferkit import averaging, evaluation, models, training
+from ferkit import averaging, data, evaluation, models, provenance
 from ferkit.backend import keras
 
 
@@ -34,7 +34,7 @@ def test_batch_norm_statistics_become_those_of_the_faces_given():
     assert norm.momentum == 0.9  # the model trains on as it was built
 
 
-def test_the_script_saves_an_averaged_model_that_meets_the_contract(fer2013_csv, tmp_path):
+def test_the_script_saves_an_averaged_model_that_meets_the_contract(fer2013_csv, train_csv, tmp_path):
     paths = []
     for seed in (1, 2):
         paths.append(tmp_path / f"snapshot_{seed}.h5")
@@ -49,6 +49,13 @@ def test_the_script_saves_an_averaged_model_that_meets_the_contract(fer2013_csv,
     np.testing.assert_allclose(kernel, np.mean(inputs, axis=0), rtol=1e-6)
     probabilities = evaluation.predict(averaged, np.zeros((3, 48, 48), np.uint8))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+
+    # The faces the snapshots learnt from, and those that set the statistics, are the average's.
+    snapshot_learnt = data.load_splits(train_csv)[0].origin
+    provenance.write(paths[0], snapshot_learnt)
+    result = run_script("average_models.py", *paths, "--data", fer2013_csv, "--output", output)
+    assert result.returncode == 0, result.stderr
+    assert provenance.read(output) == snapshot_learnt + data.load_splits(fer2013_csv)[0].origin
 
 
 @pytest.mark.parametrize("problem", ["other network", "output is an input", "one model", "not h5"])

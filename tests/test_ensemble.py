@@ -201,3 +201,26 @@ def test_without_data_it_uses_the_committed_sample_and_says_so(tiny_models, tmp_
     stdout, report, _ = run_report(tmp_path, "--models", tiny_models[0])
     assert "demo sample" in stdout
     assert report["data"] == str(PROJECT_DIR / "data" / "sample.csv") and report["num_faces"] == 245
+
+
+def test_models_tested_on_the_faces_they_trained_on_are_flagged_in_any_copy_of_them(fer2013_csv, tmp_path):
+    trained = tmp_path / "trained.h5"
+    result = run_script("train_vgg.py", "--data", fer2013_csv, "--output", trained, "--epochs", "1", "--width", "0.125")
+    assert result.returncode == 0, result.stderr
+    # The competition's train.csv holds fer2013.csv's Training rows, decoded a grey level or two apart.
+    full = data.load_dataset(fer2013_csv)
+    training = full.usage == data.USAGES.index("Training")
+    grain = np.random.default_rng(0).integers(-2, 3, size=full.images[training].shape)
+    regrained = np.clip(full.images[training] + grain, 0, 255).astype(np.uint8)
+    train_csv = write_csv(tmp_path / "train.csv", regrained, full.labels[training])
+    untrained = tmp_path / "untrained.h5"
+    evaluation.load_model(trained).save(untrained)  # the same network, saved without a record
+
+    stdout, report, report_dir = run_report(tmp_path, "--models", trained, untrained, "--data", train_csv)
+    assert [entry["faces_learnt_from"] for entry in report["models"]] == [report["num_faces"], 0]
+    assert f"warning: {trained} learnt from all of the {report['num_faces']} faces tested" in stdout
+    assert report["warning"] and "overstate" in report["warning"]
+
+    stdout, report, _ = run_report(tmp_path, "--models", trained, "--data", fer2013_csv, "--usage", "PublicTest")
+    assert report["models"][0]["faces_learnt_from"] == 0 and report["warning"] is None
+    assert "warning" not in stdout

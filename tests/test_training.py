@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import PROJECT_DIR, assert_clean_error, run_script, synthetic_faces, write_csv
-from ferkit import evaluation
+from ferkit import data, evaluation, provenance
 
 TINY = ("--epochs", "1", "--batch-size", "32", "--width", "0.125")
 SCRIPTS = ("train_vgg.py", "train_inception.py", "train_vgg_transfer_learning.py")
@@ -154,6 +154,22 @@ def test_init_starts_a_run_from_a_saved_models_weights(train_csv, tmp_path):
     inception = run_script("train_inception.py", "--data", train_csv, "--output", tmp_path / "inception.h5", *TINY,
                            "--init", start)
     assert_clean_error(inception, "does not fit", "it has no layer")
+
+
+def test_a_model_records_the_faces_it_and_its_init_model_learnt_from(fer2013_csv, tmp_path):
+    start = tmp_path / "start.h5"
+    assert run_script("train_vgg.py", "--data", fer2013_csv, "--output", start, *TINY).returncode == 0
+    assert provenance.read(start) == data.load_splits(fer2013_csv)[0].origin
+    # Fine-tuned on a train.csv of the same Training rows: its validation faces are ones the start model learnt.
+    full = data.load_dataset(fer2013_csv)
+    training = full.usage == data.USAGES.index("Training")
+    train_csv = write_csv(tmp_path / "train.csv", full.images[training], full.labels[training])
+    tuned = tmp_path / "tuned.h5"
+    result = run_script("train_vgg.py", "--data", train_csv, "--output", tuned, *TINY, "--init", start)
+    assert result.returncode == 0, result.stderr
+    val_faces = len(data.load_splits(train_csv)[1])
+    assert f"the --init or --teacher models learnt from {val_faces} of the {val_faces} validation faces" in result.stdout
+    assert provenance.read(tuned) == data.load_splits(train_csv)[0].origin + provenance.read(start)
 
 
 def save_teacher(path, seed):
