@@ -6,6 +6,7 @@ prepared for training exactly as it is for prediction.
 import collections
 import dataclasses
 import pathlib
+import sys
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -142,14 +143,17 @@ def label_from_folders(picture, source):
 
 
 class Progress:
-    """A one-line counter on stderr for loops over files."""
+    """A counter on stderr for loops over files: one line redrawn on a terminal; in a log
+    file, where each redraw would pile onto one endless line, a line every tenth of the way."""
 
     def __init__(self, total, label):
         self.total, self.label, self.done = total, label, 0
+        self.on_terminal = sys.stderr.isatty()
 
     def step(self):
-        import sys
-
         self.done += 1
-        end = "\n" if self.done == self.total else ""
-        print(f"\r{self.label}: {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
+        counter = f"{self.label}: {self.done}/{self.total}"
+        if self.on_terminal:
+            print(f"\r{counter}", end="\n" if self.done == self.total else "", file=sys.stderr, flush=True)
+        elif self.done * 10 // self.total > (self.done - 1) * 10 // self.total:
+            print(counter, file=sys.stderr, flush=True)

@@ -246,3 +246,10 @@ def test_data_resize_reports_pictures_without_a_face(tmp_path):
     assert skipped.returncode == 1 and "blank.png: no face found" in skipped.stdout
     kept = run_script("preprocess/data_resize.py", photos, "--out", tmp_path / "b", "--detect-face", "--keep-no-face")
     assert kept.returncode == 0 and (tmp_path / "b" / "blank.png").is_file()
+
+
+def test_progress_in_a_log_file_is_a_line_every_tenth_of_the_way(capsys):
+    progress = faces.Progress(250, "resizing")
+    for _ in range(250):
+        progress.step()
+    assert capsys.readouterr().err.split("\n") == [f"resizing: {25 * tenth}/250" for tenth in range(1, 11)] + [""]
