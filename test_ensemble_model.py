@@ -92,7 +92,8 @@ def learnt_faces_warning(report):
     low, high = min(seen.values()), max(seen.values())
     how_many = "all" if low == total else f"{low}" if low == high else f"{low} to {high}"
     return (f"{who} learnt from {how_many} of the {total} faces tested, so these figures overstate how they do "
-            "on faces they have not seen. Test them on others, such as fer2013.csv's PublicTest or PrivateTest rows.")
+            "on faces they have not seen. Test them on others: fer2013.csv's PublicTest or PrivateTest rows, or "
+            "the test/ folder of FER-2013's picture edition (README, 'Getting FER-2013').")
 
 
 def print_report(report, variants):
