@@ -12,6 +12,8 @@ import pathlib
 from ferkit import cli, data, evaluation, files, plots, provenance
 
 SAMPLE_PATH = data.DATA_DIR / "sample.csv"
+MISTAKES_PER_CLASS = 8
+REPORT_FILES = ("confusion_matrix.png", "class_scores.png", "mistakes.png", "report.json")
 
 
 def parse_args():
@@ -74,10 +76,11 @@ def main():
     for variant, probabilities in variants.items():
         for entry, model_probabilities in zip(report["models"], probabilities):
             entry[f"accuracy_{variant}"] = evaluation.score(faces.labels, model_probabilities)["accuracy"]
-        report[f"ensemble_{variant}"] = evaluation.score(faces.labels, evaluation.average(probabilities, args.weights))
+        ensemble = evaluation.average(probabilities, args.weights)
+        report[f"ensemble_{variant}"] = evaluation.score(faces.labels, ensemble)
 
     print_report(report, variants)
-    write_report(report, args.report_dir)
+    write_report(report, args.report_dir, faces, ensemble)
 
 
 def learnt_faces_warning(report):
@@ -117,7 +120,8 @@ def relative_to_cwd(path):
     return path.relative_to(pathlib.Path.cwd()) if path.is_relative_to(pathlib.Path.cwd()) else path
 
 
-def write_report(report, report_dir):
+def write_report(report, report_dir, faces, ensemble):
+    """The PNGs and report.json; `ensemble` holds the probabilities of the last variant, which the PNGs show."""
     variant = "tta" if "ensemble_tta" in report else "plain"
     final = report[f"ensemble_{variant}"]
     title = f"ensemble of {len(report['models'])} on {report['num_faces']} faces: accuracy {final['accuracy']:.3f}"
@@ -128,8 +132,11 @@ def write_report(report, report_dir):
     classes = final["classes"].values()
     plots.plot_class_scores([c["precision"] for c in classes], [c["recall"] for c in classes], [c["f1"] for c in classes],
                             report_dir / "class_scores.png", title)
+    mistakes = evaluation.confident_mistakes(faces.labels, ensemble, MISTAKES_PER_CLASS)
+    plots.plot_mistakes(faces.images, ensemble, mistakes, report_dir / "mistakes.png", title)
     files.write_text(report_dir / "report.json", json.dumps(report, indent=2))
-    print(f"\nwrote {report_dir / 'confusion_matrix.png'}, {report_dir / 'class_scores.png'}, {report_dir / 'report.json'}")
+    written = ", ".join(str(report_dir / name) for name in REPORT_FILES)
+    print(f"\nwrote {written}")
 
 
 if __name__ == "__main__":

@@ -172,6 +172,19 @@ def score(labels, probabilities):
     return result
 
 
+def confident_mistakes(labels, probabilities, per_class):
+    """For each true class, the indices of up to per_class faces predicted wrongly, the
+    most confident answer first: where the model is surest and wrong, the label is often
+    what is wrong, or the face could be read either way."""
+    predictions = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    chosen = []
+    for label in range(NUM_CLASSES):
+        wrong = np.flatnonzero((labels == label) & (predictions != label))
+        chosen.append(wrong[np.argsort(-confidence[wrong], kind="stable")][:per_class])
+    return chosen
+
+
 def format_confusion_matrix(matrix):
     width = max(len(name) for name in CLASS_NAMES) + 1
     lines = ["rows are true labels, columns are predictions", " " * width + "".join(f"{n[:7]:>8}" for n in CLASS_NAMES)]

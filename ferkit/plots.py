@@ -72,6 +72,27 @@ def plot_class_scores(precision, recall, f1, path, title):
     save(figure, path, bbox_inches="tight")
 
 
+def plot_mistakes(images, probabilities, chosen, path, title):
+    """One row per true emotion: the faces chosen (evaluation.confident_mistakes), each
+    under the emotion predicted and its probability."""
+    columns = max(1, max(len(indices) for indices in chosen))
+    figure, grid = plt.subplots(len(CLASS_NAMES), columns, figsize=(1.25 * columns + 1, 1.45 * len(CLASS_NAMES)),
+                                squeeze=False)
+    for name, indices, row in zip(CLASS_NAMES, chosen, grid):
+        for column, axes in enumerate(row):
+            axes.set_xticks([])
+            axes.set_yticks([])
+            axes.spines[:].set_visible(False)
+            if column < len(indices):
+                face = indices[column]
+                predicted = int(np.argmax(probabilities[face]))
+                axes.imshow(images[face], cmap="gray", vmin=0, vmax=255)
+                axes.set_title(f"{CLASS_NAMES[predicted]} {probabilities[face, predicted]:.2f}", fontsize=8)
+        row[0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=10)
+    figure.suptitle(f"{title}\nmost confident mistakes: true emotion at left, prediction above each face", fontsize=10)
+    save(figure, path, bbox_inches="tight")
+
+
 def save(figure, path, **options):
     try:
         with files.atomic_path(path) as temporary:

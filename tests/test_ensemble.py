@@ -71,7 +71,7 @@ def test_figures_equal_sklearn_on_the_same_predictions(tiny_models, faces_csv, t
     assert f"ensemble: {ensemble['accuracy']:.4f}" in stdout
     assert "rows are true labels, columns are predictions" in stdout
     assert report["models"][0]["sha256"] == evaluation.sha256(tiny_models[0])
-    for picture in ("confusion_matrix.png", "class_scores.png"):
+    for picture in ("confusion_matrix.png", "class_scores.png", "mistakes.png"):
         from PIL import Image
 
         with Image.open(report_dir / picture) as image:
@@ -224,3 +224,13 @@ def test_models_tested_on_the_faces_they_trained_on_are_flagged_in_any_copy_of_t
     stdout, report, _ = run_report(tmp_path, "--models", trained, "--data", fer2013_csv, "--usage", "PublicTest")
     assert report["models"][0]["faces_learnt_from"] == 0 and report["warning"] is None
     assert "warning" not in stdout
+
+
+def test_the_mistakes_shown_are_the_most_confident_wrong_answers_for_each_true_emotion():
+    labels = np.array([0, 0, 0, 0, 1, 1, 2])
+    probabilities = np.full((7, 7), 0.01)
+    answers = [(1, 0.6), (0, 0.9), (2, 0.9), (3, 0.7), (0, 0.5), (1, 0.8), (2, 0.4)]
+    for face, (answer, confidence) in enumerate(answers):
+        probabilities[face, answer] = confidence
+    chosen = evaluation.confident_mistakes(labels, probabilities, per_class=2)
+    assert [list(indices) for indices in chosen] == [[2, 3], [4], [], [], [], [], []]
