@@ -10,6 +10,7 @@ import json
 import numpy as np
 
 ATTRIBUTE = "ferkit_learnt_from"
+FIELDS = {"class_counts", "mean_faces", "rows", "faces"}
 GREY_LEVELS_APART = 3  # at most, in any cell of the mean faces (data.pool_key), for two copies of one pool
 
 
@@ -19,9 +20,12 @@ def read(path):
 
     try:
         with h5py.File(path, "r") as file:
-            return json.loads(file.attrs.get(ATTRIBUTE, "[]"))
+            record = json.loads(file.attrs.get(ATTRIBUTE, "[]"))
     except (OSError, ValueError):
         return []
+    if not isinstance(record, list):
+        return []
+    return [face_set for face_set in record if isinstance(face_set, dict) and FIELDS <= face_set.keys()]
 
 
 def write(path, face_sets):
