@@ -90,8 +90,13 @@ def learnt_faces_warning(report):
     seen = {entry["path"]: entry["faces_learnt_from"] for entry in report["models"] if entry["faces_learnt_from"]}
     if not seen:
         return None
-    names = ", ".join(str(relative_to_cwd(path)) for path in seen)
-    who = f"all {len(seen)} models" if len(seen) == len(report["models"]) > 1 else names
+    others = [entry["path"] for entry in report["models"] if entry["path"] not in seen]
+    if len(seen) > 1 and not others:
+        who = "both models" if len(seen) == 2 else f"all {len(seen)} models"
+    elif len(seen) > len(others) > 0:
+        who = f"{len(seen)} of the {len(report['models'])} models (all but {', '.join(map(relative_name, others))})"
+    else:
+        who = ", ".join(map(relative_name, seen))
     low, high = min(seen.values()), max(seen.values())
     how_many = "all" if low == total else f"{low}" if low == high else f"{low} to {high}"
     return (f"{who} learnt from {how_many} of the {total} faces tested, so these figures overstate how they do "
@@ -113,6 +118,10 @@ def print_report(report, variants):
     print(evaluation.format_class_scores(final))
     if report["warning"]:
         print(f"\nwarning: {report['warning']}")
+
+
+def relative_name(path):
+    return str(relative_to_cwd(path))
 
 
 def relative_to_cwd(path):
