@@ -198,6 +198,8 @@ def train(build_model, args, phases=None):
                             validation_data=validation, callbacks=schedule + [recorder, interrupt], verbose=verbose)
         except KeyboardInterrupt:
             raise KeyboardInterrupt(interruption_note(state, output)) from None
+        if recorder.diverged_in:
+            raise InputError(divergence_note(recorder.diverged_in, state, output, args.mixed_precision))
         if recorder.stopped:
             print(f"stopped early: no better validation accuracy in {args.patience} epochs")
         if recorder.out_of_time and state["epoch"] < total_epochs:
@@ -224,6 +226,15 @@ def interruption_note(state, output):
         return "No epoch had finished: nothing was saved."
     return (f"Epoch {state['epoch']} was the last to finish; the best model so far (epoch {state['best_epoch']}) is "
             f"{output}. Run the same command with --resume to go on from there.")
+
+
+def divergence_note(epoch, state, output, mixed_precision):
+    advice = "a lower --lr" + (" or without --mixed-precision" if mixed_precision else "")
+    said = f"training diverged: the loss was not a number in epoch {epoch}, which was not kept."
+    if not state["epoch"]:
+        return f"{said} Nothing was saved; start again with {advice}."
+    return (f"{said} The best model so far (epoch {state['best_epoch']}) is {output}; --resume with {advice} "
+            f"goes on after epoch {state['epoch']}.")
 
 
 def finished_run(state, total_epochs, patience):
@@ -307,8 +318,15 @@ class EpochRecorder(keras.callbacks.Callback):
         self.history_csv, self.history_png = side_paths(output)
         self.history = read_history(self.history_csv, state["epoch"])
         self.stopped = state["stopped"] = stopped_early(state, patience)
+        self.diverged_in = None
 
     def on_epoch_end(self, epoch, logs=None):
+        if not math.isfinite(logs["loss"]):
+            # Weights that gave NaN or infinite losses predict nothing: keep the last good
+            # epoch's model and resume point rather than record this one.
+            self.diverged_in = epoch + 1
+            self.model.stop_training = True
+            return
         learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         row = {"epoch": epoch + 1, "learning_rate": learning_rate}
         row.update({name: float(logs[name]) for name in HISTORY_FIELDS[1:-1]})

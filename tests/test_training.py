@@ -492,3 +492,28 @@ def test_transfer_flags_out_of_range_are_refused_before_the_work(arguments, frag
     result = run_script("train_vgg_transfer_learning.py", "--data", train_csv, "--output", tmp_path / "model.h5",
                         "--weights", "none", *arguments)
     assert_clean_error(result, fragment)
+
+
+def test_a_diverged_epoch_is_not_kept_and_resume_with_a_lower_rate_goes_on_from_the_last_good_one(train_csv, tmp_path):
+    output = tmp_path / "model.h5"
+    first = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY)
+    assert first.returncode == 0, first.stderr
+    kept = output.read_bytes()
+    # A learning rate this large sends the weights, and so the loss, to infinity or NaN.
+    diverged = run_script("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--epochs", "3",
+                          "--lr", "1e12")
+    assert_clean_error(diverged, "training diverged", "epoch 2", f"(epoch 1) is {output}", "--resume with a lower --lr")
+    assert output.read_bytes() == kept
+    assert [row["epoch"] for row in history_rows(output)] == ["1"]
+    resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--epochs", "2",
+                         "--lr", "0.003")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch 1" in resumed.stdout
+    assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
+
+
+def test_a_run_that_diverges_in_its_first_epoch_saves_nothing(train_csv, tmp_path):
+    output = tmp_path / "model.h5"
+    diverged = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--lr", "1e12")
+    assert_clean_error(diverged, "training diverged", "epoch 1", "Nothing was saved", "a lower --lr")
+    assert not output.exists()
