@@ -3,6 +3,8 @@ import contextlib
 import os
 import sys
 
+__all__ = ["keras"]
+
 
 @contextlib.contextmanager
 def native_stderr_silenced():
