@@ -64,6 +64,10 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
     parser.add_argument("--time-limit", type=cli.positive_float, metavar="MINUTES",
                         help="end the run after the first epoch that finishes past this many minutes; "
                              "--resume continues it later (default: no limit)")
+    parser.add_argument("--fit-to-time", action="store_true",
+                        help="with --schedule cosine and --time-limit: end the cosine curve, and the run, at the "
+                             "last epoch that fits in the time limit at the pace of the epochs so far, so the "
+                             "learning rate reaches zero as the time runs out; --epochs is the most")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in bfloat16, keeping the weights in float32: faster on GPUs and on "
                              "CPUs with AMX (bench.py --mixed-precision says by how much); the saved "
@@ -73,7 +77,7 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
 
 
 # Flags that belong to one invocation, not to the run a resume point remembers.
-PER_INVOCATION = ("resume", "output", "time_limit")
+PER_INVOCATION = ("resume", "output", "time_limit", "fit_to_time")
 # Flags that shape the model, which is built once: a resumed run keeps the run's values.
 BUILT_IN = ("width", "dropout", "augment", "weights", "image_size", "init", "mixed_precision")
 
@@ -139,6 +143,7 @@ def train(build_model, args, phases=None):
     validation accuracy at args.output."""
     phases = phases or [Phase(args.epochs, args.lr)]
     output = pathlib.Path(args.output)
+    check_fit_to_time(args, phases)
     files.check_model_output(output)
     if args.init and not args.resume and pathlib.Path(args.init).resolve() == output.resolve():
         raise InputError(f"--init and --output are both {output}: the run would overwrite the model it "
@@ -172,7 +177,8 @@ def train(build_model, args, phases=None):
     state["settings"] = run_settings(args)
     cosine = args.schedule == "cosine"
     learnt_from = provenance.merged(train_set.origin, learnt_earlier(args, val_set))
-    recorder = EpochRecorder(output, state, args.patience, args.time_limit, halve_lr=not cosine, export=export,
+    deadline = None if args.time_limit is None else time.monotonic() + 60 * args.time_limit
+    recorder = EpochRecorder(output, state, args.patience, deadline, halve_lr=not cosine, export=export,
                              learnt_from=learnt_from)
     targets = distillation.training_targets(train_set, args.teacher, args.teacher_weight, output.parent)
     inputs = (models.as_input(train_set.images), targets)
@@ -192,6 +198,8 @@ def train(build_model, args, phases=None):
         elif new_lr and not cosine:  # plateau goes on from the optimizer's rate unless told another
             trainer.optimizer.learning_rate.assign(phase.learning_rate)
         schedule = [CosineSchedule(start, end, phase.learning_rate)] if cosine else []
+        if args.fit_to_time:
+            schedule.append(FitToTime(schedule[0], deadline, state))
         try:
             with StopBetweenBatches() as interrupt:
                 trainer.fit(*inputs, batch_size=args.batch_size, epochs=end, initial_epoch=state["epoch"],
@@ -202,12 +210,22 @@ def train(build_model, args, phases=None):
             raise InputError(divergence_note(recorder.diverged_in, state, output, args.mixed_precision))
         if recorder.stopped:
             print(f"stopped early: no better validation accuracy in {args.patience} epochs")
-        if recorder.out_of_time and state["epoch"] < total_epochs:
+        if recorder.out_of_time and state["epoch"] < state["settings"]["epochs"]:
             print(f"time limit reached after epoch {state['epoch']}; --resume continues the run")
             break
 
     print(f"best validation accuracy {state['best']:.4f} at epoch {state['best_epoch']}; saved {output}")
     return state
+
+
+def check_fit_to_time(args, phases):
+    if not args.fit_to_time:
+        return
+    if args.schedule != "cosine" or args.time_limit is None:
+        raise InputError("--fit-to-time fits the cosine curve to the time limit: it needs --schedule cosine "
+                         "and --time-limit.")
+    if len(phases) > 1:
+        raise InputError("--fit-to-time works for one phase of training; give --fine-tune-epochs 0 or leave it out.")
 
 
 def learnt_earlier(args, val_set):
@@ -304,7 +322,7 @@ class EpochRecorder(keras.callbacks.Callback):
     decisions, and a resume point. Kept in one callback so that the resume point
     holds every piece of state that decides the rest of the run."""
 
-    def __init__(self, output, state, patience, time_limit_minutes=None, halve_lr=True, export=None, learnt_from=()):
+    def __init__(self, output, state, patience, deadline=None, halve_lr=True, export=None, learnt_from=()):
         super().__init__()
         self.output = output
         self.learnt_from = learnt_from
@@ -312,7 +330,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.state = state
         self.patience = patience
         self.halve_lr = halve_lr
-        self.deadline = None if time_limit_minutes is None else time.monotonic() + 60 * time_limit_minutes
+        self.deadline = deadline  # time.monotonic() after which the run ends
         self.out_of_time = False
         self.lr_patience = max(1, patience // 2)
         self.history_csv, self.history_png = side_paths(output)
@@ -397,6 +415,37 @@ class CosineSchedule(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         progress = (epoch - self.start) / (self.end - self.start)
         self.model.optimizer.learning_rate.assign(self.base_lr * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class FitToTime(keras.callbacks.Callback):
+    """Moves a cosine curve's end to the last epoch that fits before the deadline, at the
+    pace of this invocation's epochs after its first (which compiles), never past the
+    run's --epochs. Set after every epoch, so a pace that changes moves the end again.
+    The run's epochs in its resume point become that end: --resume follows the same curve.
+    Comes before the EpochRecorder, which saves the resume point."""
+
+    def __init__(self, schedule, deadline, state, clock=time.monotonic):
+        super().__init__()
+        self.schedule, self.deadline, self.state, self.clock = schedule, deadline, state, clock
+        self.most = schedule.end
+        self.durations = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.began = self.clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = self.clock()
+        self.durations.append(now - self.began)
+        if len(self.durations) < 2:
+            return
+        pace = sum(self.durations[1:]) / (len(self.durations) - 1)
+        end = min(self.most, epoch + 1 + max(0, int((self.deadline - now) // pace)))
+        if end != self.schedule.end:
+            after_progress_bar = "\n" if sys.stdout.isatty() else ""
+            print(f"{after_progress_bar}at {pace:.3g} s an epoch, the cosine curve now ends at epoch {end}")
+            self.schedule.end = self.state["settings"]["epochs"] = end
+        if epoch + 1 >= end:
+            self.model.stop_training = True
 
 
 def read_history(path, epochs):

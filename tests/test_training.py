@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -259,6 +260,49 @@ def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
 
 
+def fitted_run(epochs, deadline):
+    """A FitToTime over a cosine curve of `epochs`, on a clock the test moves."""
+    from ferkit import training
+
+    clock = [0.0]
+    schedule = training.CosineSchedule(0, epochs, 0.01)
+    state = {"settings": {"epochs": epochs}}
+    fit = training.FitToTime(schedule, deadline, state, clock=lambda: clock[0])
+    fit.set_model(types.SimpleNamespace(stop_training=False))
+
+    def epoch(number, seconds):
+        fit.on_epoch_begin(number)
+        clock[0] += seconds
+        fit.on_epoch_end(number)
+        return schedule.end, fit.model.stop_training
+
+    return epoch, state
+
+
+def test_fit_to_time_ends_the_cosine_curve_as_the_time_runs_out():
+    epoch, state = fitted_run(100, deadline=160.0)
+    # The first epoch compiles and sets no pace; at 10 s an epoch, 100 s left is 10 more.
+    assert epoch(0, 50) == (100, False)
+    for number in range(1, 11):
+        assert epoch(number, 10) == (12, False)
+    assert state["settings"]["epochs"] == 12  # what --resume will follow
+    assert epoch(11, 10) == (12, True)  # at 160 s, the deadline
+
+
+def test_fit_to_time_moves_the_end_earlier_when_epochs_slow_down():
+    epoch, state = fitted_run(100, deadline=160.0)
+    epoch(0, 50)
+    assert epoch(1, 10) == (12, False)
+    # 25 s an epoch now, and 60 s left: two more.
+    assert epoch(2, 40) == (5, False)
+    assert state["settings"]["epochs"] == 5
+
+
+def test_fit_to_time_never_runs_past_the_runs_epochs():
+    epoch, state = fitted_run(3, deadline=1000.0)
+    assert [epoch(number, 1) for number in range(3)] == [(3, False), (3, False), (3, True)]
+
+
 def test_ctrl_c_says_what_was_kept_and_resume_goes_on_from_there(train_csv, tmp_path):
     output = tmp_path / "model.h5"
     command = [sys.executable, PROJECT_DIR / "train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:],
@@ -462,6 +506,8 @@ def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_pa
         (("--data", "{good}", "--init", "{tmp}/model.h5"), ["overwrite the model it starts from"]),
         (("--data", "{good}", "--teacher", "{tmp}/nowhere.h5"), ["nowhere.h5: no such model file"]),
         (("--data", "{good}", "--teacher", "{bad}"), ["bad.csv", "not a Keras model file"]),
+        (("--data", "{good}", "--fit-to-time", "--time-limit", "5"), ["--fit-to-time", "--schedule cosine"]),
+        (("--data", "{good}", "--fit-to-time", "--schedule", "cosine"), ["--fit-to-time", "--time-limit"]),
     ],
 )
 def test_bad_input_gives_one_clear_error(arguments, fragments, tmp_path):
@@ -487,7 +533,9 @@ def test_a_flag_value_out_of_range_is_refused_as_the_flags_are_read(script, flag
 
 @pytest.mark.parametrize("arguments, fragment", [(("--image-size", "20"), "--image-size must be from 32"),
                                                  (("--image-size", "1000"), "to 224"),
-                                                 (("--fine-tune-epochs", "5", "--epochs", "2"), "must be in 0..2")])
+                                                 (("--fine-tune-epochs", "5", "--epochs", "2"), "must be in 0..2"),
+                                                 (("--fit-to-time", "--schedule", "cosine", "--time-limit", "5"),
+                                                  "--fine-tune-epochs 0")])
 def test_transfer_flags_out_of_range_are_refused_before_the_work(arguments, fragment, train_csv, tmp_path):
     result = run_script("train_vgg_transfer_learning.py", "--data", train_csv, "--output", tmp_path / "model.h5",
                         "--weights", "none", *arguments)
