@@ -66,7 +66,7 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
                              "--resume continues it later (default: no limit)")
     parser.add_argument("--fit-to-time", action="store_true",
                         help="with --schedule cosine and --time-limit: end the cosine curve, and the run, at the "
-                             "last epoch that fits in the time limit at the pace of the epochs so far, so the "
+                             "last epoch that fits in the time limit at the pace of the last epochs, so the "
                              "learning rate reaches zero as the time runs out; --epochs is the most")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in bfloat16, keeping the weights in float32: faster on GPUs and on "
@@ -419,10 +419,12 @@ class CosineSchedule(keras.callbacks.Callback):
 
 class FitToTime(keras.callbacks.Callback):
     """Moves a cosine curve's end to the last epoch that fits before the deadline, at the
-    pace of this invocation's epochs after its first (which compiles), never past the
-    run's --epochs. Set after every epoch, so a pace that changes moves the end again.
+    pace of this invocation's last few epochs after its first (which compiles), never past
+    the run's --epochs. Set after every epoch, so a pace that changes moves the end again.
     The run's epochs in its resume point become that end: --resume follows the same curve.
     Comes before the EpochRecorder, which saves the resume point."""
+
+    PACE_EPOCHS = 3  # recent enough to follow a machine that speeds up or slows down
 
     def __init__(self, schedule, deadline, state, clock=time.monotonic):
         super().__init__()
@@ -438,7 +440,8 @@ class FitToTime(keras.callbacks.Callback):
         self.durations.append(now - self.began)
         if len(self.durations) < 2:
             return
-        pace = sum(self.durations[1:]) / (len(self.durations) - 1)
+        recent = self.durations[1:][-self.PACE_EPOCHS:]
+        pace = sum(recent) / len(recent)
         end = min(self.most, epoch + 1 + max(0, int((self.deadline - now) // pace)))
         if end != self.schedule.end:
             after_progress_bar = "\n" if sys.stdout.isatty() else ""

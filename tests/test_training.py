@@ -298,6 +298,17 @@ def test_fit_to_time_moves_the_end_earlier_when_epochs_slow_down():
     assert state["settings"]["epochs"] == 5
 
 
+def test_fit_to_time_follows_a_machine_that_speeds_up():
+    epoch, _ = fitted_run(100, deadline=400.0)
+    epoch(0, 50)
+    assert epoch(1, 40) == (9, False)
+    epoch(2, 40)
+    # Three epochs at 10 s set the pace: 240 s left is 24 more, the slow start forgotten.
+    for number in (3, 4):
+        epoch(number, 10)
+    assert epoch(5, 10) == (30, False)
+
+
 def test_fit_to_time_never_runs_past_the_runs_epochs():
     epoch, state = fitted_run(3, deadline=1000.0)
     assert [epoch(number, 1) for number in range(3)] == [(3, False), (3, False), (3, True)]
