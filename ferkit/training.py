@@ -444,7 +444,7 @@ class FitToTime(keras.callbacks.Callback):
         pace = sum(recent) / len(recent)
         end = min(self.most, epoch + 1 + max(0, int((self.deadline - now) // pace)))
         if end != self.schedule.end:
-            after_progress_bar = "\n" if sys.stdout.isatty() else ""
+            after_progress_bar = "\n" if cli.keras_verbosity() == 1 else ""  # the bar's line has no end yet
             print(f"{after_progress_bar}at {pace:.3g} s an epoch, the cosine curve now ends at epoch {end}")
             self.schedule.end = self.state["settings"]["epochs"] = end
         if epoch + 1 >= end:

@@ -310,7 +310,7 @@ def test_fit_to_time_follows_a_machine_that_speeds_up():
 
 
 def test_fit_to_time_never_runs_past_the_runs_epochs():
-    epoch, state = fitted_run(3, deadline=1000.0)
+    epoch, _ = fitted_run(3, deadline=1000.0)
     assert [epoch(number, 1) for number in range(3)] == [(3, False), (3, False), (3, True)]
 
 
