@@ -326,7 +326,8 @@ def select_usage(dataset, usage):
     split = SPLITS[USAGES.index(usage)]
     indices = split_indices(dataset)
     if len(indices[split]) == 0:
-        raise InputError(f"{dataset.path}: no {usage} rows. Pick others with --usage (PublicTest, Training or all).")
+        present = [name for name, other in zip(USAGES, SPLITS) if len(indices[other])]
+        raise InputError(f"{dataset.path}: no {usage} rows. Pick others with --usage ({', '.join(present)} or all).")
     return rows_of(dataset, split, indices)
 
 

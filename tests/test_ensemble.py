@@ -192,7 +192,7 @@ def test_data_problems_and_bad_weights(tiny_models, faces_csv, tmp_path):
                                       "--data", faces_csv), "--weights must be zero or more")
     no_private = write_csv(tmp_path / "public.csv", *synthetic_faces(7), usage=["PublicTest"] * 7)
     assert_clean_error(run_script("test_ensemble_model.py", "--models", tiny_models[0], "--data", no_private),
-                       "no PrivateTest rows", "--usage")
+                       "no PrivateTest rows", "--usage (PublicTest or all)")
 
 
 def test_without_data_it_uses_the_committed_sample_and_says_so(tiny_models, tmp_path):
