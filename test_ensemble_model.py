@@ -2,7 +2,7 @@
 reports accuracy, the confusion matrix, and per-class precision, recall and F1.
 
     python3 test_ensemble_model.py                         # models/model_*.h5 on the default data
-    python3 test_ensemble_model.py --num-models 2 --tta
+    python3 test_ensemble_model.py --num-models 2 --no-tta
     python3 test_ensemble_model.py --data fer2013.csv --usage PublicTest --models a.h5 b.h5
 """
 import argparse
@@ -25,7 +25,9 @@ def parse_args():
                         help="FER-2013 CSV (default: data/fer2013.csv, else data/train.csv, else the demo data/sample.csv)")
     parser.add_argument("--usage", choices=(*data.USAGES, "all"),
                         help="rows to test on (default: PrivateTest, i.e. the held-out test rows; all rows of the sample)")
-    parser.add_argument("--tta", action="store_true", help="also average each model over mirrored faces")
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
+                        help="also score each model averaged over the faces and their mirror images, the "
+                             "figures the PNGs show; --no-tta scores the faces alone (default: --tta)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=256, help="faces per prediction batch (default: 256)")
     parser.add_argument("--report-dir", type=pathlib.Path, default=pathlib.Path("reports"),
                         help="where the PNGs and report.json go (default: reports/)")

@@ -102,13 +102,15 @@ def test_weights_change_the_average(tiny_models, faces_csv, tmp_path):
     assert report["ensemble_plain"]["confusion_matrix"] == metrics.confusion_matrix(test_rows.labels, predictions, labels=range(7)).tolist()
 
 
-def test_tta_reports_flip_averaged_figures_too(tiny_models, faces_csv, tmp_path):
-    stdout, report, _ = run_report(tmp_path, "--models", *tiny_models, "--tta", "--data", faces_csv)
+def test_flip_averaged_figures_come_by_default_and_no_tta_leaves_them_out(tiny_models, faces_csv, tmp_path):
+    stdout, report, _ = run_report(tmp_path / "a", "--models", *tiny_models, "--data", faces_csv)
     assert "with flip averaging" in stdout
     test_rows = data.select_usage(data.load_dataset(faces_csv), "PrivateTest")
     predictions = expected_probabilities(tiny_models, test_rows.images, tta=True).argmax(axis=1)
     assert report["ensemble_tta"]["accuracy"] == pytest.approx(metrics.accuracy_score(test_rows.labels, predictions))
     assert "ensemble_plain" in report
+    stdout, report, _ = run_report(tmp_path / "b", "--models", *tiny_models, "--no-tta", "--data", faces_csv)
+    assert "with flip averaging" not in stdout and "ensemble_tta" not in report
 
 
 def test_usage_picks_the_rows(tiny_models, faces_csv, tmp_path):

@@ -159,7 +159,7 @@ def test_no_detect_takes_the_whole_picture(tiny_model, tmp_path):
     assert json.loads(result.stdout)["results"][0]["faces"][0]["box"] == {"x": 0, "y": 0, "width": 48, "height": 48}
 
 
-def test_tta_averages_each_face_with_its_mirror_image(tiny_model, tmp_path):
+def test_each_face_is_averaged_with_its_mirror_image_unless_no_tta(tiny_model, tmp_path):
     path = tmp_path / "crop.png"
     pixels = np.zeros((48, 48), np.uint8)
     pixels[:, :16] = 255  # lopsided, so that the mirror image is another face
@@ -177,8 +177,8 @@ def test_tta_averages_each_face_with_its_mirror_image(tiny_model, tmp_path):
     plain = evaluation.predict(model, pixels[np.newaxis], verbose=0)[0]
     mirrored = evaluation.predict(model, pixels[np.newaxis], flip=True, verbose=0)[0]
     assert np.abs(plain - mirrored).max() > 0.01
-    assert probabilities() == pytest.approx(plain, abs=1e-3)
-    assert probabilities("--tta") == pytest.approx((plain + mirrored) / 2, abs=1e-3)
+    assert probabilities() == pytest.approx((plain + mirrored) / 2, abs=1e-3)
+    assert probabilities("--no-tta") == pytest.approx(plain, abs=1e-3)
 
 
 def make_class_folders(root, per_class=10):
