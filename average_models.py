@@ -1,6 +1,6 @@
 """Averages the weights of snapshots of one network into one model, often better than each.
 
-    python3 average_models.py models/model_{11,12,13,15}.h5 --output runs/swa_inception.h5
+    python3 average_models.py runs/model_{11,12,13,15}.h5 --output runs/swa_inception.h5
     python3 average_models.py a.h5 b.h5 --data fer2013.csv --output ab.h5
 
 The snapshots must share one architecture and width, and one lineage: runs that went on

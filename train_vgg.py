@@ -1,14 +1,15 @@
 """Trains VGG-16 from scratch on FER-2013 and saves the best model to models/model_1.h5.
 
     python3 train_vgg.py                                  # data/fer2013.csv or data/train.csv
-    python3 train_vgg.py --data ../fer2013.csv.gz --width 0.5 --epochs 60
+    python3 train_vgg.py --data ../fer2013.csv.gz --width 0.25 --epochs 45
     python3 train_vgg.py --resume                         # after an interruption
 """
 from ferkit import cli, models, training
 
 
 def main():
-    parser = training.training_parser(__doc__.splitlines()[0], model_number=1, epochs=45)
+    parser = training.training_parser(__doc__.splitlines()[0], model_number=1,
+                                      epochs=105, width=0.75, batch_size=128, lr=0.02)
     parser.add_argument("--dropout", type=cli.dropout_rate, default=0.3, help="dropout before the dense layers (default: 0.3)")
     args = training.parse_args(parser)
     training.train(lambda: models.build_vgg16(args.width, args.dropout), args)

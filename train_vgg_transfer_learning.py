@@ -15,7 +15,8 @@ FINE_TUNE_LR_FACTOR = 0.1
 
 
 def main():
-    parser = training.training_parser(__doc__.splitlines()[0], model_number=3, epochs=30, width=1.0,
+    parser = training.training_parser(__doc__.splitlines()[0], model_number=3, epochs=30,
+                                      augment="light", schedule="plateau",
                                       width_help="width multiplier of the new dense head")
     parser.add_argument("--weights", default="auto",
                         help="imagenet, none, or the path of a VGG16 include_top=False weights file; "

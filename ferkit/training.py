@@ -15,6 +15,7 @@ from ferkit import NUM_CLASSES, InputError, cli, data, distillation, evaluation,
 from ferkit.backend import keras
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+PLATEAU_PATIENCE = 8
 
 
 @dataclasses.dataclass
@@ -26,28 +27,29 @@ class Phase:
     prepare: object = None  # called with the model before the phase compiles it
 
 
-def training_parser(description, model_number, epochs, width=0.25, width_help="width multiplier: 1.0 is the full network"):
-    """The shared flags. Their defaults are the recipe of the shipped models, sized for a
-    CPU; the full-width recipe for a GPU is `--width 1 --augment full --epochs 100 --patience 12`."""
+def training_parser(description, model_number, width_help="width multiplier: 1.0 is the full network", **recipe):
+    """The shared flags. A script's `recipe` sets their defaults to the run of the model it
+    ships (models/README.md), so that the script alone trains another like it."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=pathlib.Path, default=data.default_data_path(),
                         help="FER-2013 CSV, plain or .gz (default: data/fer2013.csv if present, else data/train.csv)")
-    parser.add_argument("--epochs", type=cli.positive_int, default=epochs, help=f"most epochs to train (default: {epochs})")
-    parser.add_argument("--batch-size", type=cli.positive_int, default=64, help="images per step (default: 64)")
+    parser.add_argument("--epochs", type=cli.positive_int, default=30, help="most epochs to train (default: %(default)s)")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=64, help="images per step (default: %(default)s)")
     parser.add_argument("--lr", type=cli.positive_float, default=0.01,
-                        help="SGD (Nesterov) learning rate (default: 0.01)")
-    parser.add_argument("--width", type=cli.positive_float, default=width, help=f"{width_help} (default: {width})")
-    parser.add_argument("--augment", choices=models.AUGMENTATIONS, default="light",
+                        help="SGD (Nesterov) learning rate (default: %(default)s)")
+    parser.add_argument("--width", type=cli.positive_float, default=1.0, help=f"{width_help} (default: %(default)s)")
+    parser.add_argument("--augment", choices=models.AUGMENTATIONS, default="full",
                         help="training-time augmentation: full (flip, shift, rotation, zoom, erasing), "
-                             "light (flip, shift) or none (default: light)")
+                             "light (flip, shift) or none (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    parser.add_argument("--patience", type=cli.positive_int, default=8,
+    parser.add_argument("--patience", type=cli.positive_int,
                         help="stop after this many epochs without a better validation accuracy; "
-                             "with --schedule plateau the learning rate halves after half as many (default: 8)")
-    parser.add_argument("--schedule", choices=("plateau", "cosine"), default="plateau",
+                             "with --schedule plateau the learning rate halves after half as many "
+                             f"(default: {PLATEAU_PATIENCE} with plateau; with cosine --epochs, so the curve runs to its end)")
+    parser.add_argument("--schedule", choices=("plateau", "cosine"), default="cosine",
                         help="learning rate: plateau halves it when validation accuracy stalls; cosine "
                              "lowers it smoothly to zero over --epochs, for a run whose length "
-                             "you fix in advance (default: plateau)")
+                             "you fix in advance (default: %(default)s)")
     parser.add_argument("--output", type=pathlib.Path, default=data.PROJECT_DIR / "models" / f"model_{model_number}.h5",
                         help=f"where to save the best model (default: models/model_{model_number}.h5)")
     parser.add_argument("--init", type=pathlib.Path, metavar="MODEL",
@@ -73,6 +75,7 @@ def training_parser(description, model_number, epochs, width=0.25, width_help="w
                              "CPUs with AMX (bench.py --mixed-precision says by how much); the saved "
                              "model is float32 all the same")
     parser.add_argument("--skip-bad-rows", action="store_true", help="drop malformed CSV rows instead of stopping")
+    parser.set_defaults(**recipe)
     return parser
 
 
@@ -89,7 +92,7 @@ def parse_args(parser, argv=None):
     args = parser.parse_args(argv)
     settings = args.resume and stored_settings(resume_paths(args.output)[1])
     if not settings:
-        return args  # a fresh run, or nothing to resume: train() says so
+        return with_default_patience(args)  # a fresh run, or nothing to resume: train() says so
     settings["data"] = pathlib.Path(settings["data"])
     if settings.get("teacher"):
         settings["teacher"] = [pathlib.Path(path) for path in settings["teacher"]]
@@ -103,7 +106,15 @@ def parse_args(parser, argv=None):
             setattr(resumed, name, value)
         else:
             print(f"resuming with {flag} {given} (the run had {value})")
-    return resumed
+    return with_default_patience(resumed)
+
+
+def with_default_patience(args):
+    """A cosine run goes to the end of its curve unless told otherwise; a plateau run stops
+    once the halved learning rates have stopped helping."""
+    if args.patience is None:
+        args.patience = args.epochs if args.schedule == "cosine" else PLATEAU_PATIENCE
+    return args
 
 
 def run_settings(args):

@@ -121,7 +121,8 @@ def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path):
 
 def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path):
     output = tmp_path / "model.h5"
-    first = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY)
+    first = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--schedule", "plateau",
+                       "--lr", "0.01")
     assert first.returncode == 0, first.stderr
     resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
                          "--lr", "0.003", "--resume")
@@ -517,7 +518,8 @@ def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_pa
         (("--data", "{good}", "--init", "{tmp}/model.h5"), ["overwrite the model it starts from"]),
         (("--data", "{good}", "--teacher", "{tmp}/nowhere.h5"), ["nowhere.h5: no such model file"]),
         (("--data", "{good}", "--teacher", "{bad}"), ["bad.csv", "not a Keras model file"]),
-        (("--data", "{good}", "--fit-to-time", "--time-limit", "5"), ["--fit-to-time", "--schedule cosine"]),
+        (("--data", "{good}", "--fit-to-time", "--schedule", "plateau", "--time-limit", "5"),
+             ["--fit-to-time", "--schedule cosine"]),
         (("--data", "{good}", "--fit-to-time", "--schedule", "cosine"), ["--fit-to-time", "--time-limit"]),
     ],
 )
