@@ -444,6 +444,17 @@ def test_a_mixed_precision_run_builds_its_model_once(train_csv, tmp_path):
     assert_meets_model_contract(tmp_path / "model.h5")
 
 
+def test_a_cosine_run_goes_to_the_end_of_its_curve_unless_a_patience_is_given():
+    from ferkit import training
+
+    def patience(*argv):
+        return training.parse_args(training.training_parser("test", model_number=1, epochs=30), list(argv)).patience
+
+    assert patience() == 30 and patience("--epochs", "50") == 50
+    assert patience("--schedule", "plateau") == training.PLATEAU_PATIENCE
+    assert patience("--patience", "5") == 5 == patience("--schedule", "plateau", "--patience", "5")
+
+
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_a_run_started_on_jax_resumes_on_tensorflow(train_csv, tmp_path):
     # Say, started on a GPU machine and finished on a laptop.
