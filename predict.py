@@ -1,8 +1,11 @@
-"""Finds the faces in photos and tells their emotions with the ensemble of models/model_*.h5.
+"""Finds the faces in photos, videos or a webcam and tells their emotions with the
+ensemble of models/model_*.h5 (videos: the fast model, models/fast.h5).
 
     python3 predict.py photo.jpg
     python3 predict.py photos/ --annotate out/ --csv faces.csv
     python3 predict.py face.png --no-detect --json      # the picture is already a face crop
+    python3 predict.py clip.mp4 --csv faces.csv --annotate out/
+    python3 predict.py --camera 0                       # live, in a window; q stops
 """
 import argparse
 import csv
@@ -10,64 +13,152 @@ import json
 import pathlib
 import sys
 
-import numpy as np
-
-from ferkit import CLASS_NAMES, InputError, cli, evaluation, faces, files
+from ferkit import CLASS_NAMES, InputError, cli, faces, files, plots, video
+from ferkit.predictor import FAST_MODEL, Predictor
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=pathlib.Path, help="a picture, or a folder searched recursively")
-    parser.add_argument("--models", type=pathlib.Path, nargs="+", help="model files (default: models/model_*.h5)")
+    parser.add_argument("source", type=pathlib.Path, nargs="?",
+                        help="a picture, a folder of them searched recursively, or a video file "
+                             f"({', '.join(sorted(video.VIDEO_SUFFIXES))})")
+    parser.add_argument("--camera", type=int, metavar="INDEX", help="read the webcam of this index (0: the first)")
+    parser.add_argument("--models", type=pathlib.Path, nargs="+",
+                        help="model files (default: models/model_*.h5; for videos and the camera models/fast.h5)")
+    parser.add_argument("--fast", action="store_true", help=f"use the fast model alone, {FAST_MODEL.name}")
     parser.add_argument("--no-detect", action="store_true", help="take each picture as one face crop")
-    parser.add_argument("--annotate", type=pathlib.Path, help="folder for copies with boxes and emotions drawn")
+    parser.add_argument("--annotate", type=pathlib.Path,
+                        help="folder for copies with boxes and emotions drawn (a video: an .mp4 of the same size and rate)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    parser.add_argument("--csv", type=pathlib.Path, help="write one row per face: file, box, probabilities")
+    parser.add_argument("--csv", type=pathlib.Path,
+                        help="write one row per face: file, box, probabilities (a video: per analysed frame, "
+                             "with frame, time and face id)")
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
                         help="average each model over the faces and their mirror images; --no-tta "
                              "predicts the faces alone, in half the time (default: --tta)")
-    return parser.parse_args()
+    frames = parser.add_argument_group("videos and the camera")
+    choice = frames.add_mutually_exclusive_group()
+    choice.add_argument("--every", type=cli.positive_int, metavar="N", help="analyse one frame in N (default: every frame)")
+    choice.add_argument("--fps", type=cli.positive_float, help="analyse this many frames a second of video")
+    frames.add_argument("--smooth", type=cli.positive_int, default=1, metavar="K",
+                        help="average each face's probabilities over its last K analysed frames (default: 1)")
+    frames.add_argument("--plot", type=pathlib.Path,
+                        help="PNG of each face's emotions over time (default: in the --annotate folder, "
+                             "else beside --csv)")
+    args = parser.parse_args()
+    if (args.source is None) == (args.camera is None):
+        parser.error("give a picture, folder or video, or --camera INDEX (one of them)")
+    return args
 
 
 def main():
     args = parse_args()
+    if args.camera is not None or video.is_video(args.source):
+        return predict_video(args)
+    return predict_pictures(args)
+
+
+def model_paths(args, moving):
+    """--models, else the fast model for --fast, and for moving pictures when it is there
+    (the ensemble cannot keep up with a video's frames on a CPU), else the ensemble."""
+    if args.models:
+        return args.models
+    if args.fast or (moving and FAST_MODEL.is_file()):
+        return [FAST_MODEL]
+    return None
+
+
+def check_outputs(args, inputs):
+    """Refuses output paths that are inputs, and says before the work where they cannot be written."""
+    inputs = {**inputs, "models": args.models or []}
+    for flag in ("csv", "plot"):
+        path = getattr(args, flag, None)
+        if path:
+            files.check_writable(path, f"--{flag}")
+            files.check_not_an_input(path, f"--{flag}", inputs)
+
+
+def predict_video(args):
+    source = args.camera if args.camera is not None else args.source
+    name = f"camera{args.camera}" if args.camera is not None else args.source.stem
+    check_outputs(args, {"video": [] if args.camera is not None else [args.source]})
+    target = None
+    if args.annotate:
+        files.check_writable(args.annotate, "--annotate", folder=True)
+        target = args.annotate / f"{name}.mp4"
+        files.check_not_an_input(target, "--annotate", {"video": [args.source] if args.source else []})
+    plot_path = args.plot or (args.annotate / f"{name}.emotions.png" if args.annotate else
+                              args.csv.with_suffix(".png") if args.csv else None)
+    window = None
+    if args.camera is not None:
+        try:
+            window = video.Window()
+        except InputError:
+            if not (args.annotate or args.csv):
+                raise
+            print("no window can open here; writing the results only. Ctrl-C stops.", file=sys.stderr)
+    predictor = Predictor(model_paths(args, moving=True), tta=args.tta)
+    capture = video.open_capture(source)
+    output = None
+    try:
+        import cv2
+
+        size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        fps = video.frame_rate(capture)
+        if target:
+            output = video.VideoOutput(target, fps, size)
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if args.camera is None else None
+        analysis, analysed, interrupted = video.analyse(
+            capture, predictor, video.frame_step(args.every, args.fps, fps), args.smooth, output, window,
+            total if total and total > 0 else None, live=args.camera is not None)
+    finally:
+        capture.release()
+        if output:
+            output.close()
+        if window:
+            window.close()
+    written = [path for path in (args.csv, plot_path) if path]
+    if args.csv:
+        analysis.write_csv(args.csv)
+    if plot_path:
+        plots.plot_emotions_over_time(analysis.by_face(), plot_path, f"{name}: emotions over time")
+    print(analysis.summary(analysed))
+    written += [target] if output and output.frames else []
+    if written:
+        print("wrote " + ", ".join(map(str, written)))
+    if interrupted:
+        raise KeyboardInterrupt("What was done up to there is written.")
+    if not analysis.rows:
+        raise InputError(f"{source}: no face found in the {analysed} frames analysed.")
+
+
+def predict_pictures(args):
     if not args.source.exists():
         raise InputError(f"{args.source}: no such file or folder.")
     pictures = faces.find_pictures(args.source)
     if not pictures:
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
-    if args.csv:
-        files.check_writable(args.csv, "--csv")
-        if args.csv.resolve() in {picture.resolve() for picture in pictures}:
-            raise InputError(f"--csv {args.csv} is one of the pictures to read: name another file.")
+    check_outputs(args, {"pictures": pictures})
     targets = [None] * len(pictures)
     if args.annotate:
         targets = faces.output_paths(pictures, args.source, args.annotate, "--annotate")
-    models = evaluation.load_models(args.models or evaluation.find_models())
-    detector = None if args.no_detect else faces.face_detector()
-    flips = (False, True) if args.tta else (False,)
-
+    predictor = Predictor(model_paths(args, moving=False), tta=args.tta)
     results, problems = [], []
-    progress = faces.Progress(len(pictures), "pictures") if len(pictures) > 1 else None
+    progress = cli.Progress(len(pictures), "pictures") if len(pictures) > 1 else None
     for picture, target in zip(pictures, targets):
         if progress:
             progress.step()
         try:
-            found = faces.faces_in(picture, detector)
+            found = predictor.predict(picture, detect=not args.no_detect)
         except faces.PictureError as error:
             problems.append({"file": str(picture), "problem": str(error)})
             continue
         if not found:
             problems.append({"file": str(picture), "problem": "no face found (--no-detect takes the whole picture)"})
             continue
-        crops = np.stack([face.pixels for face in found])
-        probabilities = evaluation.average(
-            [evaluation.predict(model, crops, flip=flip, verbose=0) for model in models for flip in flips]
-        )
-        faces_out = [describe(face, row) for face, row in zip(found, probabilities)]
-        results.append({"file": str(picture), "faces": faces_out})
+        results.append({"file": str(picture), "faces": found})
         if target:
-            annotate(picture, faces_out, target)
+            annotate(picture, found, target)
 
     if args.json:
         print(json.dumps({"results": results, "problems": problems}, indent=2))
@@ -77,14 +168,6 @@ def main():
         write_csv(results, args.csv)
     if not results:
         sys.exit(1)
-
-
-def describe(face, probabilities):
-    return {
-        "box": dict(zip(("x", "y", "width", "height"), map(int, face.box))),
-        "emotion": CLASS_NAMES[int(probabilities.argmax())],
-        "probabilities": {name: round(float(p), 4) for name, p in zip(CLASS_NAMES, probabilities)},
-    }
 
 
 def print_text(results, problems):

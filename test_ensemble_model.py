@@ -8,8 +8,10 @@ reports accuracy, the confusion matrix, and per-class precision, recall and F1.
 import argparse
 import json
 import pathlib
+import time
 
 from ferkit import cli, data, evaluation, files, plots, provenance
+from ferkit.predictor import Predictor
 
 SAMPLE_PATH = data.DATA_DIR / "sample.csv"
 MISTAKES_PER_CLASS = 8
@@ -55,14 +57,15 @@ def main():
     model_paths = model_paths[: args.num_models]
     evaluation.check_weights(args.weights, len(model_paths))
     files.check_writable(args.report_dir, "--report-dir", folder=True)
-    models = evaluation.load_models(model_paths)
+    predictor = Predictor(model_paths, tta=args.tta, weights=args.weights, batch_size=args.batch_size)
     path, usage = choose_data(args)
     faces = data.select_usage(data.load_dataset(path, skip_bad_rows=args.skip_bad_rows), usage)
     rows_used = f"{usage} rows" if faces.usage is not None or usage == "all" else f"held-out {usage} split"
-    print(f"{path}: {len(faces)} faces ({rows_used}); {len(models)} model(s)")
+    print(f"{path}: {len(faces)} faces ({rows_used}); {len(model_paths)} model(s)")
 
-    outputs, speed = evaluation.predict_all(models, faces.images, args.batch_size, args.tta)
-    print(f"predicted at {speed:.0f} images/s")
+    start = time.perf_counter()
+    views = predictor.member_views(faces.images, progress="faces")  # (faces, models, views, 7)
+    print(f"predicted at {views.shape[1] * views.shape[2] * len(faces) / (time.perf_counter() - start):.0f} images/s")
     report = {
         "data": str(path),
         "rows": rows_used,
@@ -72,9 +75,9 @@ def main():
         "weights": args.weights,
     }
     report["warning"] = learnt_faces_warning(report)
-    variants = {"plain": [plain for plain, _ in outputs]}
+    variants = {"plain": list(views[:, :, 0].transpose(1, 0, 2))}
     if args.tta:
-        variants["tta"] = evaluation.flip_averaged(outputs)
+        variants["tta"] = list(views.mean(axis=2).transpose(1, 0, 2))
     for variant, probabilities in variants.items():
         for entry, model_probabilities in zip(report["models"], probabilities):
             entry[f"accuracy_{variant}"] = evaluation.score(faces.labels, model_probabilities)["accuracy"]

@@ -8,7 +8,7 @@ from ferkit import cli, models, training
 
 
 def main():
-    parser = training.training_parser(__doc__.splitlines()[0], model_number=2, epochs=120, width=0.5)
+    parser = training.training_parser(__doc__.splitlines()[0], model_file="model_2.h5", epochs=120, width=0.5)
     parser.add_argument("--dropout", type=cli.dropout_rate, default=0.4, help="dropout before the classifier (default: 0.4)")
     args = training.parse_args(parser)
     training.train(lambda: models.build_inception(args.width, args.dropout), args)

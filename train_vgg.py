@@ -8,7 +8,7 @@ from ferkit import cli, models, training
 
 
 def main():
-    parser = training.training_parser(__doc__.splitlines()[0], model_number=1,
+    parser = training.training_parser(__doc__.splitlines()[0], model_file="model_1.h5",
                                       epochs=105, width=0.75, batch_size=128, lr=0.02)
     parser.add_argument("--dropout", type=cli.dropout_rate, default=0.3, help="dropout before the dense layers (default: 0.3)")
     args = training.parse_args(parser)

@@ -15,7 +15,7 @@ FINE_TUNE_LR_FACTOR = 0.1
 
 
 def main():
-    parser = training.training_parser(__doc__.splitlines()[0], model_number=3, epochs=30,
+    parser = training.training_parser(__doc__.splitlines()[0], model_file="model_3.h5", epochs=30,
                                       augment="light", schedule="plateau",
                                       width_help="width multiplier of the new dense head")
     parser.add_argument("--weights", default="auto",

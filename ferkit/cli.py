@@ -1,5 +1,6 @@
 """What every script shares at its edges: common flags and clean error exits."""
 import sys
+import time
 
 from ferkit import InputError
 
@@ -67,3 +68,46 @@ positive_int.__name__ = "positive integer"  # argparse names the type in its mes
 positive_float.__name__ = "positive number"
 fraction.__name__ = "number from 0 to 1"
 dropout_rate.__name__ = "dropout rate (0 <= rate < 1)"
+
+
+class Progress:
+    """A counter on stderr for long loops: one line redrawn on a terminal; in a log file,
+    where each redraw would pile onto one endless line, a line every tenth of the way.
+    With unit_rate it also says how many a second and, with a known total, the time left."""
+
+    def __init__(self, total, label, unit_rate=None):
+        self.total, self.label, self.unit_rate, self.done = total, label, unit_rate, 0
+        self.on_terminal = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.last_line = 0.0
+
+    def step(self, count=1):
+        self.done += count
+        total = f"/{self.total}" if self.total else ""
+        counter = f"{self.label}: {self.done}{total}" + self.pace()
+        finished = self.done == self.total
+        if self.on_terminal:
+            print(f"\r{counter}   ", end="\n" if finished else "", file=sys.stderr, flush=True)
+        elif self.total and self.done * 10 // self.total > (self.done - count) * 10 // self.total:
+            print(counter, file=sys.stderr, flush=True)
+        elif not self.total and time.monotonic() - self.last_line > 10:  # no total: a line every 10 s
+            self.last_line = time.monotonic()
+            print(counter, file=sys.stderr, flush=True)
+
+    def pace(self):
+        if not self.unit_rate:
+            return ""
+        elapsed = time.monotonic() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        left = f", {format_duration((self.total - self.done) / rate)} left" if self.total and rate else ""
+        return f" ({rate:.1f} {self.unit_rate}{left})"
+
+    def close(self):
+        """Ends the redrawn line where the loop stopped before its total."""
+        if self.on_terminal and self.done != self.total:
+            print(file=sys.stderr, flush=True)
+
+
+def format_duration(seconds):
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}:{seconds:02d}" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"

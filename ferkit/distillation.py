@@ -8,6 +8,7 @@ import numpy as np
 from ferkit import NUM_CLASSES, evaluation
 from ferkit.backend import keras
 from ferkit.files import atomic_path
+from ferkit.predictor import Predictor
 
 
 def training_targets(faces, teacher_paths=None, teacher_weight=0.5, cache_dir=None):
@@ -25,16 +26,16 @@ def teacher_predictions(faces, teacher_paths, cache_dir=None):
     minutes to predict a training set, so the result is kept in cache_dir under a name
     drawn from the teacher files and the faces, and any later run with the same ones
     reuses it: a resumed run, or the next student of the same teachers."""
-    teachers = evaluation.load_models(teacher_paths)  # first, so that a bad teacher is reported as such
+    teachers = Predictor(teacher_paths, tta=True)  # first, so that a bad teacher is reported as such
     key = teachers_key(faces, teacher_paths)
     cache_path = pathlib.Path(cache_dir) / cache_name(key) if cache_dir else None
     cached = read_cached_predictions(cache_path, key)
     if cached is not None:
         print(f"reusing the teachers' predictions on the {len(faces)} training faces from {cache_path}")
         return cached
-    print(f"predicting the {len(faces)} training faces with {len(teachers)} teacher{'s' if len(teachers) > 1 else ''}")
-    outputs, _ = evaluation.predict_all(teachers, faces.images, tta=True)
-    taught = evaluation.average(evaluation.flip_averaged(outputs))
+    count = len(teachers.members)
+    print(f"predicting the {len(faces)} training faces with {count} teacher{'s' if count > 1 else ''}")
+    taught = teachers.predict_faces(faces.images, progress="faces")
     if cache_path:
         with atomic_path(cache_path) as temporary:
             np.savez(temporary, predictions=taught, key=key)

@@ -3,7 +3,6 @@ import hashlib
 import json
 import pathlib
 import re
-import time
 import zipfile
 
 import numpy as np
@@ -113,23 +112,6 @@ def predict(model, images, batch_size=256, flip=False, verbose=None):
         # costs more than predicting them and is rebuilt for every new number of faces.
         return keras.ops.convert_to_numpy(model(faces, training=False))
     return model.predict(faces, batch_size=batch_size, verbose=cli.keras_verbosity() if verbose is None else verbose)
-
-
-def predict_all(models, images, batch_size=256, tta=False):
-    """Per model: probabilities (and with tta, averaged with the mirrored faces); plus images/s."""
-    outputs = []
-    start = time.perf_counter()
-    for model in models:
-        plain = predict(model, images, batch_size)
-        mirrored = predict(model, images, batch_size, flip=True) if tta else None
-        outputs.append((plain, mirrored))
-    passes = len(models) * (2 if tta else 1)
-    return outputs, passes * len(images) / (time.perf_counter() - start)
-
-
-def flip_averaged(outputs):
-    """Each model's plain and mirrored probabilities from predict_all(..., tta=True), averaged."""
-    return [(plain + mirrored) / 2 for plain, mirrored in outputs]
 
 
 def check_weights(weights, num_models):

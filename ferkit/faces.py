@@ -6,7 +6,6 @@ prepared for training exactly as it is for prediction.
 import collections
 import dataclasses
 import pathlib
-import sys
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -60,11 +59,12 @@ def face_detector():
     return cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 
 
-def detect_faces(gray, detector):
-    """Face boxes (x, y, width, height), largest first, in gray's pixels."""
+def detect_faces(gray, detector, max_side=MAX_SIDE):
+    """Face boxes (x, y, width, height), largest first, in gray's pixels, searched in the
+    picture downscaled to max_side when it is larger."""
     import cv2
 
-    scale = min(1.0, MAX_SIDE / max(gray.shape))
+    scale = min(1.0, max_side / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
     boxes = detector.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(MIN_FACE, MIN_FACE))
     boxes = [tuple(int(round(value / scale)) for value in box) for box in boxes]
@@ -88,9 +88,23 @@ def resize(gray):
     return cv2.resize(gray, (IMAGE_SIZE, IMAGE_SIZE), interpolation=interpolation)
 
 
+def as_gray(picture):
+    """A picture array, gray (H, W) or RGB(A) (H, W, 3 or 4), as uint8 gray."""
+    picture = np.asarray(picture)
+    if picture.ndim == 3 and picture.shape[2] in (3, 4):
+        picture = picture[..., :3] @ np.array([0.299, 0.587, 0.114])  # ITU-R 601, as PIL's convert("L")
+    if picture.ndim != 2:
+        raise PictureError(f"an array of shape {picture.shape} is not a picture: give (H, W) gray or (H, W, 3) RGB")
+    return np.clip(picture, 0, 255).astype(np.uint8)
+
+
 def faces_in(path, detector=None, largest_only=False, whole_if_none=False):
-    """The 48x48 faces of one picture. detector=None takes the whole picture as one face."""
-    gray = read_gray(path)
+    """The 48x48 faces of one picture file. detector=None takes the whole picture as one face."""
+    return faces_in_gray(read_gray(path), detector, largest_only, whole_if_none)
+
+
+def faces_in_gray(gray, detector=None, largest_only=False, whole_if_none=False):
+    """The 48x48 faces of one uint8 gray picture."""
     whole = Face((0, 0, gray.shape[1], gray.shape[0]), resize(gray))
     if detector is None:
         return [whole]
@@ -140,20 +154,3 @@ def label_from_folders(picture, source):
         if folder.lower() in names:
             return names[folder.lower()]
     return None
-
-
-class Progress:
-    """A counter on stderr for loops over files: one line redrawn on a terminal; in a log
-    file, where each redraw would pile onto one endless line, a line every tenth of the way."""
-
-    def __init__(self, total, label):
-        self.total, self.label, self.done = total, label, 0
-        self.on_terminal = sys.stderr.isatty()
-
-    def step(self):
-        self.done += 1
-        counter = f"{self.label}: {self.done}/{self.total}"
-        if self.on_terminal:
-            print(f"\r{counter}", end="\n" if self.done == self.total else "", file=sys.stderr, flush=True)
-        elif self.done * 10 // self.total > (self.done - 1) * 10 // self.total:
-            print(counter, file=sys.stderr, flush=True)

@@ -62,6 +62,19 @@ def check_writable(path, flag, folder=False):
         raise InputError(f"{flag} {path}: no permission to write in {nearest}.")
 
 
+def check_not_an_input(path, flag, inputs):
+    """Raises InputError where the output path is one of the run's inputs ({flag: paths}):
+    the same file by the file system's own judgement, so links and case-blind names count."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return
+    for input_flag, paths in inputs.items():
+        for source in paths:
+            if pathlib.Path(source).exists() and os.path.samefile(path, source):
+                raise InputError(f"{flag} {path} is {source}, one of the {input_flag} it reads: "
+                                 "name another file, so it stays as it is.")
+
+
 def write_text(path, text):
     with atomic_path(path) as temporary:
         pathlib.Path(temporary).write_text(text)

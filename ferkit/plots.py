@@ -93,6 +93,33 @@ def plot_mistakes(images, probabilities, chosen, path, title):
     save(figure, path, bbox_inches="tight")
 
 
+MAX_FACES_PLOTTED = 6
+
+
+def plot_emotions_over_time(tracks, path, title):
+    """tracks: {face id: (times, (T, 7) probabilities)}; one panel per face (the faces seen
+    longest, in the order they appeared), one line per emotion."""
+    longest = sorted(sorted(tracks.items(), key=lambda item: -len(item[1][0]))[:MAX_FACES_PLOTTED])
+    rows = max(1, len(longest))
+    figure, panels = plt.subplots(rows, 1, figsize=(10, 2.6 * rows), sharex=True, squeeze=False)
+    colours = plt.get_cmap("tab10").colors
+    for axes, (face_id, (times, probabilities)) in zip(panels[:, 0], longest):
+        for index, name in enumerate(CLASS_NAMES):
+            axes.plot(times, probabilities[:, index], color=colours[index], label=name, linewidth=1.5,
+                      marker="o" if len(times) < 3 else None)  # a line needs two points
+        axes.set_ylim(0, 1)
+        axes.set_ylabel("probability")
+        axes.set_title(f"face {face_id}", loc="left", fontsize=10)
+        axes.grid(alpha=0.3)
+    if not longest:
+        panels[0, 0].text(0.5, 0.5, "no faces found", ha="center", va="center", transform=panels[0, 0].transAxes)
+    panels[0, 0].legend(ncol=len(CLASS_NAMES), loc="lower left", bbox_to_anchor=(0, 1.12), fontsize=9, frameon=False)
+    panels[-1, 0].set_xlabel("time (s)")
+    figure.suptitle(title)
+    figure.tight_layout()
+    save(figure, path, bbox_inches="tight")
+
+
 def save(figure, path, **options):
     try:
         with files.atomic_path(path) as temporary:

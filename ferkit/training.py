@@ -27,7 +27,7 @@ class Phase:
     prepare: object = None  # called with the model before the phase compiles it
 
 
-def training_parser(description, model_number, width_help="width multiplier: 1.0 is the full network", **recipe):
+def training_parser(description, model_file, width_help="width multiplier: 1.0 is the full network", **recipe):
     """The shared flags. A script's `recipe` sets their defaults to the run of the model it
     ships (models/README.md), so that the script alone trains another like it."""
     parser = argparse.ArgumentParser(description=description)
@@ -50,8 +50,8 @@ def training_parser(description, model_number, width_help="width multiplier: 1.0
                         help="learning rate: plateau halves it when validation accuracy stalls; cosine "
                              "lowers it smoothly to zero over --epochs, for a run whose length "
                              "you fix in advance (default: %(default)s)")
-    parser.add_argument("--output", type=pathlib.Path, default=data.PROJECT_DIR / "models" / f"model_{model_number}.h5",
-                        help=f"where to save the best model (default: models/model_{model_number}.h5)")
+    parser.add_argument("--output", type=pathlib.Path, default=data.PROJECT_DIR / "models" / model_file,
+                        help=f"where to save the best model (default: models/{model_file})")
     parser.add_argument("--init", type=pathlib.Path, metavar="MODEL",
                         help="start from the weights of this saved model (say a shipped one, to fine-tune it "
                              "on your own faces) instead of random ones; same script and --width (default: none)")

@@ -45,7 +45,7 @@ def main():
     targets = faces.output_paths(pictures, args.source, args.out, "--out")
     detector = faces.face_detector() if args.detect_face else None
     written, skipped, rows = [], [], []
-    progress = faces.Progress(len(pictures), "resizing")
+    progress = cli.Progress(len(pictures), "resizing")
     for picture, target in zip(pictures, targets):
         progress.step()
         if target.exists() and not args.overwrite:

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import assert_clean_error, run_script
-from ferkit import data, faces
+from ferkit import cli, data, faces
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +249,7 @@ def test_data_resize_reports_pictures_without_a_face(tmp_path):
 
 
 def test_progress_in_a_log_file_is_a_line_every_tenth_of_the_way(capsys):
-    progress = faces.Progress(250, "resizing")
+    progress = cli.Progress(250, "resizing")
     for _ in range(250):
         progress.step()
     assert capsys.readouterr().err.split("\n") == [f"resizing: {25 * tenth}/250" for tenth in range(1, 11)] + [""]

@@ -435,7 +435,7 @@ def test_a_mixed_precision_run_builds_its_model_once(train_csv, tmp_path):
         return models.build_vgg16(width=0.125)
 
     argv = ["--data", str(train_csv), "--output", str(tmp_path / "model.h5"), *TINY, "--mixed-precision"]
-    args = training.parse_args(training.training_parser("test", model_number=1, epochs=1), argv)
+    args = training.parse_args(training.training_parser("test", model_file="model_1.h5", epochs=1), argv)
     try:
         training.train(build, args)
     finally:
@@ -448,7 +448,7 @@ def test_a_cosine_run_goes_to_the_end_of_its_curve_unless_a_patience_is_given():
     from ferkit import training
 
     def patience(*argv):
-        return training.parse_args(training.training_parser("test", model_number=1, epochs=30), list(argv)).patience
+        return training.parse_args(training.training_parser("test", model_file="model_1.h5", epochs=30), list(argv)).patience
 
     assert patience() == 30 and patience("--epochs", "50") == 50
     assert patience("--schedule", "plateau") == training.PLATEAU_PATIENCE
