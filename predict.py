@@ -81,27 +81,22 @@ def check_outputs(args, inputs):
 def predict_video(args):
     source = args.camera if args.camera is not None else args.source
     name = f"camera{args.camera}" if args.camera is not None else args.source.stem
-    check_outputs(args, {"video": [] if args.camera is not None else [args.source]})
+    check_outputs(args, {"videos": [] if args.camera is not None else [args.source]})
     target = None
     if args.annotate:
         files.check_writable(args.annotate, "--annotate", folder=True)
         target = args.annotate / f"{name}.mp4"
-        files.check_not_an_input(target, "--annotate", {"video": [args.source] if args.source else []})
+        files.check_not_an_input(target, "--annotate", {"videos": [args.source] if args.source else []})
     plot_path = args.plot or (args.annotate / f"{name}.emotions.png" if args.annotate else
                               args.csv.with_suffix(".png") if args.csv else None)
-    window = None
-    if args.camera is not None:
-        try:
-            window = video.Window()
-        except InputError:
-            if not (args.annotate or args.csv):
-                raise
-            print("no window can open here; writing the results only. Ctrl-C stops.", file=sys.stderr)
     predictor = Predictor(model_paths(args, moving=True), tta=args.tta)
     capture = video.open_capture(source)
-    output = None
+    output, analysis, window = None, None, None
     try:
         import cv2
+
+        if args.camera is not None:
+            window = live_window(args)
 
         size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         fps = video.frame_rate(capture)
@@ -114,22 +109,32 @@ def predict_video(args):
     finally:
         capture.release()
         if output:
-            output.close()
+            output.close(keep=bool(analysis and analysis.rows))
         if window:
             window.close()
-    written = [path for path in (args.csv, plot_path) if path]
+    if not analysis.rows:
+        raise InputError(f"{source}: no face found in the {analysed} frames analysed; nothing was written.")
     if args.csv:
         analysis.write_csv(args.csv)
     if plot_path:
         plots.plot_emotions_over_time(analysis.by_face(), plot_path, f"{name}: emotions over time")
     print(analysis.summary(analysed))
-    written += [target] if output and output.frames else []
+    written = [path for path in (args.csv, plot_path, target) if path]
     if written:
         print("wrote " + ", ".join(map(str, written)))
     if interrupted:
         raise KeyboardInterrupt("What was done up to there is written.")
-    if not analysis.rows:
-        raise InputError(f"{source}: no face found in the {analysed} frames analysed.")
+
+
+def live_window(args):
+    """The camera's window, or None where none can open but the results are written to files."""
+    try:
+        return video.Window()
+    except InputError:
+        if not (args.annotate or args.csv):
+            raise
+        print("no window can open here; writing the results only. Ctrl-C stops.", file=sys.stderr)
+        return None
 
 
 def predict_pictures(args):

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from ferkit import CLASS_NAMES, InputError, cli, faces, files
+from ferkit.backend import native_stderr_silenced
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 DETECT_SIDE = 480  # frames are searched at this size at most: the cascade's cost grows with the pixels
@@ -30,16 +31,18 @@ def open_capture(source):
     camera = isinstance(source, int)
     if not camera and not pathlib.Path(source).is_file():
         raise InputError(f"{source}: no such video file.")
-    capture = cv2.VideoCapture(source)
-    if not capture.isOpened():
+    with native_stderr_silenced():  # FFmpeg and the camera drivers print their own warnings
+        capture = cv2.VideoCapture(source)
+        opened = capture.isOpened()
+        readable = opened and (camera or capture.read()[0])
+    if not opened:
         what = f"camera {source} does not open (is it connected, and free?)" if camera else \
             f"{source}: not a video OpenCV can read"
         raise InputError(f"{what}.")
+    if not readable:
+        capture.release()
+        raise InputError(f"{source}: no frames could be read (an empty, truncated or damaged video).")
     if not camera:
-        ok, _ = capture.read()
-        if not ok:
-            capture.release()
-            raise InputError(f"{source}: no frames could be read (an empty, truncated or damaged video).")
         capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
     return capture
 
@@ -187,9 +190,9 @@ class VideoOutput:
         self.writer.write(frame)
         self.frames += 1
 
-    def close(self):
+    def close(self, keep=True):
         self.writer.release()
-        if self.frames:
+        if keep and self.frames:
             os.replace(self.temporary, self.path)
         elif self.temporary.exists():
             self.temporary.unlink()

@@ -63,3 +63,24 @@ def assert_clean_error(result, *fragments):
     assert len(error_lines) == 1 and error_lines[0].startswith("error:"), result.stderr
     for fragment in fragments:
         assert fragment in error_lines[0], error_lines[0]
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    """Two untrained but different contract-meeting models (training is tested elsewhere)."""
+    import keras
+
+    from ferkit import models
+
+    folder = tmp_path_factory.mktemp("models")
+    paths = []
+    for number, builder in ((1, models.build_vgg16), (2, models.build_inception)):
+        keras.utils.set_random_seed(number)
+        model = builder(width=0.125)
+        # Untrained BatchNormalization passes everything through; skew a bias so predictions vary.
+        predictions = model.get_layer("predictions")
+        predictions.bias.assign(np.linspace(-1, 1, 7).astype("float32") * number)
+        path = folder / f"model_{number}.h5"
+        model.save(path)
+        paths.append(path)
+    return paths

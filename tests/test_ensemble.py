@@ -13,27 +13,6 @@ from ferkit import data, evaluation
 
 
 @pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory):
-    """Two untrained but different contract-meeting models (training is tested elsewhere)."""
-    import keras
-
-    from ferkit import models
-
-    folder = tmp_path_factory.mktemp("models")
-    paths = []
-    for number, builder in ((1, models.build_vgg16), (2, models.build_inception)):
-        keras.utils.set_random_seed(number)
-        model = builder(width=0.125)
-        # Untrained BatchNormalization passes everything through; skew a bias so predictions vary.
-        predictions = model.get_layer("predictions")
-        predictions.bias.assign(np.linspace(-1, 1, 7).astype("float32") * number)
-        path = folder / f"model_{number}.h5"
-        model.save(path)
-        paths.append(path)
-    return paths
-
-
-@pytest.fixture(scope="module")
 def faces_csv(tmp_path_factory):
     images, labels = synthetic_faces(70, seed=5)
     usage = ["PublicTest"] * 40 + ["PrivateTest"] * 30
