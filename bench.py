@@ -10,13 +10,16 @@ import argparse
 import json
 import pathlib
 import resource
+import tempfile
 import time
 
 import numpy as np
 
-from ferkit import NUM_CLASSES, cli, data, evaluation, models, training
+from ferkit import NUM_CLASSES, cli, data, evaluation, export, models, training, video
+from ferkit.predictor import FAST_MODEL, Predictor
 
 BUILDERS = {"vgg16": models.build_vgg16, "inception_v1": models.build_inception}
+SECTIONS = ("data", "training", "inference", "video")
 
 
 def widths(text):
@@ -39,6 +42,10 @@ def parse_args():
                         help="time the training steps in bfloat16 with float32 weights, as the training scripts' flag")
     parser.add_argument("--quick", action="store_true", help="fewer timed steps")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="what to time (default: all of them)")
+    parser.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time each predictor through its exported ONNX file (default: --onnx)")
     return parser.parse_args()
 
 
@@ -91,28 +98,50 @@ def bench_training(name, model, batch_size, steps, ceiling):
             "train_images_per_s": images_per_second, "gflops_per_s": achieved, "of_ceiling": achieved / ceiling}
 
 
-def load_timed(paths):
-    """The models at paths and the seconds each took to load. Run before anything else
-    builds a model: on JAX, building compiles programs that later models of the same
-    shapes reuse, in this process and, through JAX's cache, in later ones."""
-    pairs = [timed(evaluation.load_model, path) for path in paths]
-    return [model for model, _ in pairs], [seconds for _, seconds in pairs]
+def rate(function, faces, seconds=2.0):
+    """Faces a second of function(faces), after a first call that compiles, over at least `seconds`."""
+    function(faces)
+    calls, start = 0, time.perf_counter()
+    while not calls or time.perf_counter() - start < seconds:
+        function(faces)
+        calls += 1
+    return calls * len(faces) / (time.perf_counter() - start)
 
 
-def bench_inference(name, predict, repeats, load_s):
-    rows = {"model": name, "load_s": load_s}
-    for batch_size in (1, 256):
-        faces = np.random.default_rng(0).integers(0, 256, (batch_size, 48, 48), dtype=np.uint8)
-        predict(faces)
-        _, seconds = timed(lambda: [predict(faces) for _ in range(repeats)])
-        rows[f"batch_{batch_size}_images_per_s"] = repeats * batch_size / seconds
-    return rows
+def random_faces(count):
+    return np.random.default_rng(0).integers(0, 256, (count, 48, 48), dtype=np.uint8)
 
 
-def inference_predictor(loaded):
-    def predict(faces):
-        return evaluation.average([evaluation.predict(model, faces, verbose=0) for model in loaded])
-    return predict
+def bench_predictor(name, paths, tta, ceiling, onnx_dir=None):
+    """The predictor's faces/s at batch 1 and 256, in Keras and, with onnx_dir, through
+    the exported ONNX file, each also as GFLOP/s against the matrix-product ceiling."""
+    predictor, load_s = timed(Predictor, paths, tta=tta)
+    flops = sum(models.count_flops(member) for member in predictor.members) * (2 if tta else 1)
+    row = {"model": name, "tta": tta, "gflop_per_face": flops / 1e9, "load_s": load_s}
+    runtimes = {"keras": predictor.predict_faces}
+    if onnx_dir:
+        path = pathlib.Path(onnx_dir) / f"{name.replace(' ', '_')}.onnx"
+        export.export(export.exportable(predictor), path, "onnx")
+        session = export.onnx_session(path)
+        runtimes["onnx"] = lambda faces: export.onnx_predict(session, faces)
+    for runtime, predict in runtimes.items():
+        for batch_size in (1, 256):
+            faces_per_s = rate(predict, random_faces(batch_size))
+            row[f"{runtime}_batch_{batch_size}"] = faces_per_s
+            row[f"{runtime}_batch_{batch_size}_of_ceiling"] = faces_per_s * flops / 1e9 / ceiling
+    return row
+
+
+def bench_video(paths, tta, folder, seconds=6, fps=25):
+    """Frames/s end to end on a 640x480 clip of one moving face: decode, detect, predict, draw, encode."""
+    clip = pathlib.Path(folder) / "clip.mp4"
+    video.write_demo_clip(clip, data.load_dataset(data.DATA_DIR / "sample.csv").images[:1], seconds, fps)
+    predictor = Predictor(paths, tta=tta)
+    predictor.predict_faces(random_faces(1))  # compiled before the clock starts, as after a video's first frame
+    output = video.VideoOutput(pathlib.Path(folder) / "annotated.mp4", fps, (640, 480))
+    (_, analysed, _), elapsed = timed(video.analyse, video.open_capture(str(clip)), predictor, output=output)
+    output.close()
+    return {"models": [str(path) for path in paths], "tta": tta, "frames": analysed, "frames_per_s": analysed / elapsed}
 
 
 def main():
@@ -120,46 +149,65 @@ def main():
 
     args = parse_args()
     steps = 3 if args.quick else 10
-    report = {"backend": keras.backend.backend(), "data": bench_data(args.data)}
-    committed = evaluation.find_models()
-    loaded, load_seconds = load_timed(committed)
+    report = {"backend": keras.backend.backend()}
+    if "data" in args.sections:
+        report["data"] = bench_data(args.data)
     report["matmul_gflops_per_s"] = ceiling = matmul_ceiling()
-    training.set_precision(args.mixed_precision)
-    report["training_precision"] = keras.mixed_precision.global_policy().name
-    report["training"] = [
-        bench_training(f"{name} x{width}", models.for_training(builder(width), args.augment), args.batch_size, steps, ceiling)
-        for name, builder in BUILDERS.items() for width in args.widths
-    ]
-    training.set_precision(False)
-    repeats = 3 if args.quick else 10
-    report["inference"] = [bench_inference(path.name, inference_predictor([model]), repeats, seconds)
-                           for path, model, seconds in zip(committed, loaded, load_seconds)]
-    if len(loaded) > 1:
-        report["inference"].append(bench_inference(f"ensemble of {len(loaded)}", inference_predictor(loaded), repeats,
-                                                   sum(load_seconds)))
+    if "training" in args.sections:
+        training.set_precision(args.mixed_precision)
+        report["training_precision"] = keras.mixed_precision.global_policy().name
+        report["training"] = [
+            bench_training(f"{name} x{width}", models.for_training(builder(width), args.augment), args.batch_size,
+                           steps, ceiling)
+            for name, builder in BUILDERS.items() for width in args.widths
+        ]
+        training.set_precision(False)
+    committed = evaluation.find_models()
+    fast = [FAST_MODEL] if FAST_MODEL.is_file() else []
+    with tempfile.TemporaryDirectory() as folder:
+        onnx_dir = folder if args.onnx else None
+        if "inference" in args.sections and committed:
+            candidates = [(f"ensemble of {len(committed)}", committed, True)]
+            candidates += [(path.stem, [path], True) for path in committed]
+            candidates += [(path.stem, [path], tta) for path in fast for tta in (True, False)]
+            report["inference"] = [bench_predictor(name, paths, tta, ceiling, onnx_dir) for name, paths, tta in candidates]
+        if "video" in args.sections and (fast or committed):
+            report["video"] = [bench_video(paths, tta, folder) for paths, tta in ([(fast, True), (fast, False)] if fast
+                                                                                  else [(committed, True)])]
     report["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
 
 def format_report(report):
-    loading = report["data"]
-    lines = [
-        f"backend {report['backend']}; float32 matrix product {report['matmul_gflops_per_s']:.0f} GFLOP/s; "
-        f"training in {report['training_precision']}",
-        "",
-        f"data ({loading['file']}): parse {loading['parse_s']:.2f} s, cached load {loading['cached_load_s']:.2f} s, "
-        f"per-row str.split parse {loading['naive_parse_s']:.2f} s ({loading['speed_up']:.1f}x slower than the parse)",
-        "",
-        f"{'training':<20}{'params':>12}{'MFLOP/img':>11}{'img/s':>9}{'GFLOP/s':>9}{'of peak':>9}",
-    ]
-    for row in report["training"]:
-        lines.append(f"{row['model']:<20}{row['params']:>12,}{row['forward_mflops']:>11.0f}{row['train_images_per_s']:>9.1f}"
-                     f"{row['gflops_per_s']:>9.1f}{row['of_ceiling']:>9.0%}")
-    lines += ["", f"{'inference':<20}{'load s':>8}{'img/s batch 1':>15}{'img/s batch 256':>17}"]
-    for row in report["inference"] or [{"model": "(no committed models)", "load_s": float("nan"),
-                                        "batch_1_images_per_s": float("nan"), "batch_256_images_per_s": float("nan")}]:
-        lines.append(f"{row['model']:<20}{row['load_s']:>8.1f}{row['batch_1_images_per_s']:>15.1f}"
-                     f"{row['batch_256_images_per_s']:>17.1f}")
+    lines = [f"backend {report['backend']}; float32 matrix product (NumPy) {report['matmul_gflops_per_s']:.0f} GFLOP/s, "
+             "the ceiling the 'of ceiling' columns divide by", ""]
+    if "data" in report:
+        loading = report["data"]
+        lines += [f"data ({loading['file']}): parse {loading['parse_s']:.2f} s, cached load {loading['cached_load_s']:.2f} s, "
+                  f"per-row str.split parse {loading['naive_parse_s']:.2f} s ({loading['speed_up']:.1f}x slower than the parse)",
+                  ""]
+    if "training" in report:
+        lines.append(f"{'training (' + report['training_precision'] + ')':<20}{'params':>12}{'MFLOP/img':>11}{'img/s':>9}"
+                     f"{'GFLOP/s':>9}{'of ceiling':>11}")
+        for row in report["training"]:
+            lines.append(f"{row['model']:<20}{row['params']:>12,}{row['forward_mflops']:>11.0f}"
+                         f"{row['train_images_per_s']:>9.1f}{row['gflops_per_s']:>9.1f}{row['of_ceiling']:>11.0%}")
+        lines.append("")
+    if report.get("inference"):
+        lines += ["inference, faces/s (of ceiling)",
+                  f"{'model':<16}{'flips':>6}{'GFLOP/face':>11}{'load s':>7}{'Keras batch 1':>20}{'Keras batch 256':>20}"
+                  f"{'ONNX batch 1':>20}{'ONNX batch 256':>20}"]
+        for row in report["inference"]:
+            cells = [f"{row[key]:>9.1f} ({row[key + '_of_ceiling']:>5.0%})" if key in row else f"{'-':>17}"
+                     for key in ("keras_batch_1", "keras_batch_256", "onnx_batch_1", "onnx_batch_256")]
+            lines.append(f"{row['model']:<16}{'yes' if row['tta'] else 'no':>6}{row['gflop_per_face']:>11.2f}"
+                         f"{row['load_s']:>7.1f}" + "".join(f"{cell:>20}" for cell in cells))
+        lines.append("")
+    for row in report.get("video", []):
+        models_used = row["models"][0] if len(row["models"]) == 1 else f"ensemble of {len(row['models'])}"
+        lines.append(f"video 640x480, one face, {models_used}, flips {'yes' if row['tta'] else 'no'}: "
+                     f"{row['frames_per_s']:.1f} frames/s end to end over {row['frames']} frames "
+                     "(decode, detect, predict, draw, encode)")
     lines += ["", f"peak resident memory {report['peak_rss_mib']:.0f} MiB"]
     return "\n".join(lines)
 

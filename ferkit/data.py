@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import os
 import pathlib
+import zipfile
 import zlib
 
 import numpy as np
@@ -261,8 +262,11 @@ def _read_cache(path):
                 return None
             usage = saved["usage"] if saved["has_usage"] else None
             return Dataset(saved["images"], saved["labels"], usage, path)
-    except (OSError, ValueError, KeyError, zlib.error):
-        return None  # absent or unreadable: parse the CSV again
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile):
+        print(f"{cache}: damaged (an interrupted copy or a full disk?); reading {path} again and rebuilding it")
+        return None
 
 
 def _write_cache(path, dataset):

@@ -2,6 +2,7 @@
 import hashlib
 import json
 import pathlib
+import zipfile
 
 import numpy as np
 
@@ -58,5 +59,8 @@ def read_cached_predictions(cache_path, key):
     try:
         with np.load(cache_path) as cached:
             return cached["predictions"] if str(cached["key"]) == key else None
-    except (OSError, ValueError, KeyError):  # none yet, or unreadable: predict again
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        print(f"{cache_path}: damaged (an interrupted copy or a full disk?); predicting again and rebuilding it")
         return None

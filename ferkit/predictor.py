@@ -62,7 +62,8 @@ class Predictor:
         """(N, members, views, 7) probabilities of (N, 48, 48) uint8 faces; views are the
         faces and, with tta, their mirror images. progress: a label to count the faces under."""
         images = np.asarray(images)
-        counter = cli.Progress(len(images), progress, unit_rate="faces/s") if progress else None
+        many = len(images) > self.batch_size  # one batch is over too soon to need a counter
+        counter = cli.Progress(len(images), progress, unit_rate="faces/s") if progress and many else None
         out = np.empty((len(images), len(self.members), 2 if self.tta else 1, len(CLASS_NAMES)), "float32")
         for start in range(0, len(images), self.batch_size):
             batch = models.as_input(images[start : start + self.batch_size])

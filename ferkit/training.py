@@ -159,6 +159,7 @@ def train(build_model, args, phases=None):
     if args.init and not args.resume and pathlib.Path(args.init).resolve() == output.resolve():
         raise InputError(f"--init and --output are both {output}: the run would overwrite the model it "
                          "starts from. Give another --output.")
+    files.check_not_an_input(output, "--output", {"--teacher models": args.teacher or []})
     # The resume point before the data: with --resume, a missing one is the likelier mistake.
     resumed = load_resume_point(*resume_paths(output)) if args.resume else None
     total_epochs = sum(phase.epochs for phase in phases)

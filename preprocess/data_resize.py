@@ -27,21 +27,22 @@ def parse_args():
     return parser.parse_args()
 
 
-def check_paths(args):
-    if not args.source.exists():
-        raise InputError(f"{args.source}: no such file or folder.")
+def check_paths(args, pictures):
     if args.csv:
         files.check_writable(args.csv, "--csv")
+        files.check_not_an_input(args.csv, "--csv", {"pictures": pictures})
         if args.csv.exists() and not args.overwrite:
             raise InputError(f"{args.csv} exists; pass --overwrite to replace it.")
 
 
 def main():
     args = parse_args()
-    check_paths(args)
+    if not args.source.exists():
+        raise InputError(f"{args.source}: no such file or folder.")
     pictures = faces.find_pictures(args.source)
     if not pictures:
         raise InputError(f"{args.source}: no pictures ({', '.join(sorted(faces.PICTURE_SUFFIXES))}).")
+    check_paths(args, pictures)
     targets = faces.output_paths(pictures, args.source, args.out, "--out")
     detector = faces.face_detector() if args.detect_face else None
     written, skipped, rows = [], [], []

@@ -50,9 +50,11 @@ def fer2013_csv(tmp_path):
     return write_csv(tmp_path / "fer2013.csv", images, labels, usage)
 
 
-def run_script(*args, cwd=PROJECT_DIR, backend=None):
-    """Runs a project script as a user would, on `backend` if given; returns the CompletedProcess."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **({"KERAS_BACKEND": backend} if backend else {})}
+def run_script(*args, cwd=PROJECT_DIR, backend=None, env_path=None):
+    """Runs a project script as a user would, on `backend` if given, with env_path on
+    PYTHONPATH if given; returns the CompletedProcess."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **({"KERAS_BACKEND": backend} if backend else {}),
+           **({"PYTHONPATH": str(env_path)} if env_path else {})}
     return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 

@@ -1,0 +1,72 @@
+"""The predictor, its Python API as README shows it, and the exported files."""
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import PROJECT_DIR, run_script
+from ferkit import data, evaluation, export
+from ferkit.predictor import Predictor
+
+
+@pytest.fixture(scope="module")
+def sample_faces():
+    return data.load_dataset(PROJECT_DIR / "data" / "sample.csv").images
+
+
+def reference(paths, images, tta=True):
+    """Each model called on its own, the mirrored faces apart: (models, N, 7)."""
+    outputs = []
+    for path in paths:
+        model = evaluation.load_model(path)
+        plain = evaluation.predict(model, images, verbose=0)
+        outputs.append((plain + evaluation.predict(model, images, flip=True, verbose=0)) / 2 if tta else plain)
+    return np.stack(outputs)
+
+
+@pytest.mark.parametrize("count", [1, 5, 70])
+def test_one_call_gives_each_members_flip_average_for_any_number_of_faces(tiny_models, sample_faces, count):
+    predictor = Predictor(tiny_models, batch_size=32)  # 70 faces: two full batches and a padded one
+    faces = sample_faces[:count]
+    assert np.allclose(predictor.per_member(faces), reference(tiny_models, faces), atol=1e-5)
+    assert np.allclose(predictor.predict_faces(faces), reference(tiny_models, faces).mean(axis=0), atol=1e-5)
+
+
+def test_without_tta_and_with_weights(tiny_models, sample_faces):
+    predictor = Predictor(tiny_models, tta=False, weights=[3, 1])
+    expected = np.average(reference(tiny_models, sample_faces[:9], tta=False), axis=0, weights=[3, 1])
+    assert np.allclose(predictor.predict_faces(sample_faces[:9]), expected, atol=1e-5)
+
+
+def test_a_picture_array_and_its_file_give_the_same_faces(tiny_models, tmp_path):
+    from skimage import data as skimage_data
+
+    picture = skimage_data.astronaut()
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(picture).save(path)
+    predictor = Predictor(tiny_models)
+    from_file, from_array = predictor.predict(path), predictor.predict(picture)
+    assert len(from_file) == 1 and from_file[0]["box"] == from_array[0]["box"]
+    assert from_file[0]["probabilities"] == pytest.approx(from_array[0]["probabilities"], abs=0.02)
+    assert from_file[0]["emotion"] == max(from_file[0]["probabilities"], key=from_file[0]["probabilities"].get)
+
+
+def test_readme_python_snippet_runs_as_written(tmp_path):
+    readme = (PROJECT_DIR / "README.md").read_text()
+    snippet = re.search(r"```python\n(from ferkit.*?)```", readme, re.S).group(1)
+    from skimage import data as skimage_data
+
+    Image.fromarray(skimage_data.astronaut()).save(tmp_path / "photo.jpg")
+    result = run_script("-c", snippet, cwd=tmp_path, env_path=PROJECT_DIR)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"'emotion': '(Angry|Disgust|Fear|Happy|Sad|Surprise|Neutral)'", result.stdout), result.stdout
+
+
+def test_exported_files_give_the_keras_probabilities(tiny_models, sample_faces, tmp_path):
+    result = run_script("export_model.py", "--models", *tiny_models, "--output", tmp_path / "ensemble")
+    assert result.returncode == 0, result.stderr
+    expected = reference(tiny_models, sample_faces).mean(axis=0)
+    session = export.onnx_session(tmp_path / "ensemble.onnx")
+    assert np.abs(export.onnx_predict(session, sample_faces) - expected).max() < 1e-4
+    assert np.abs(export.litert_predict(tmp_path / "ensemble.tflite", sample_faces) - expected).max() < 1e-4
