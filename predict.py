@@ -202,7 +202,7 @@ LABEL_COLOUR = (220, 40, 40)
 def annotate(picture, faces_out, target):
     from PIL import ImageDraw, ImageOps
 
-    with faces.Image.open(picture) as image:
+    with faces.quiet_about_large_pictures(), faces.Image.open(picture) as image:
         image = ImageOps.exif_transpose(image).convert("RGB")
     draw = ImageDraw.Draw(image)
     line = max(2, image.width // 300)

@@ -142,13 +142,14 @@ def write_report(report, report_dir, faces, ensemble):
     learnt = sum(1 for entry in report["models"] if entry["faces_learnt_from"])
     if learnt:
         title += f" (faces {learnt} of the {len(report['models'])} models learnt from)"
-    plots.plot_confusion_matrix(final["confusion_matrix"], report_dir / "confusion_matrix.png", title)
-    classes = final["classes"].values()
-    plots.plot_class_scores([c["precision"] for c in classes], [c["recall"] for c in classes], [c["f1"] for c in classes],
-                            report_dir / "class_scores.png", title)
-    mistakes = evaluation.confident_mistakes(faces.labels, ensemble, MISTAKES_PER_CLASS)
-    plots.plot_mistakes(faces.images, ensemble, mistakes, report_dir / "mistakes.png", title)
-    files.write_text(report_dir / "report.json", json.dumps(report, indent=2))
+    with files.atomic_folder(report_dir) as folder:  # the four files are one result: all new or all old
+        plots.plot_confusion_matrix(final["confusion_matrix"], folder / "confusion_matrix.png", title)
+        classes = final["classes"].values()
+        plots.plot_class_scores([c["precision"] for c in classes], [c["recall"] for c in classes],
+                                [c["f1"] for c in classes], folder / "class_scores.png", title)
+        mistakes = evaluation.confident_mistakes(faces.labels, ensemble, MISTAKES_PER_CLASS)
+        plots.plot_mistakes(faces.images, ensemble, mistakes, folder / "mistakes.png", title)
+        files.write_text(folder / "report.json", json.dumps(report, indent=2))
     written = ", ".join(str(report_dir / name) for name in REPORT_FILES)
     print(f"\nwrote {written}")
 

@@ -104,7 +104,7 @@ def _read_plain_frame(path):
         return None
     if b"\n" not in text or not text.isascii() or b'"' in text or b"\r" in text:
         return None
-    header = [name.strip().decode() for name in text[:text.index(b"\n")].split(b",")]
+    header = canonical_columns([name.decode() for name in text[:text.index(b"\n")].split(b",")])
     if not {"emotion", "pixels"} <= set(header):
         return None
     spans = _field_spans(text, len(header))
@@ -147,7 +147,7 @@ def _read_frame(path):
         raise InputError(f"{path}: the file is empty. {GET_DATA_HELP}") from None
     except (ValueError, OSError, EOFError, zlib.error) as error:
         raise InputError(f"{path}: not a readable CSV file ({error}).") from None
-    frame.columns = [str(column).strip() for column in frame.columns]
+    frame.columns = canonical_columns(frame.columns)
     missing = [column for column in ("emotion", "pixels") if column not in frame.columns]
     if missing:
         raise InputError(
@@ -157,6 +157,16 @@ def _read_frame(path):
     if len(frame) == 0:
         raise InputError(f"{path}: the file has a header but no rows.")
     return frame
+
+
+COLUMNS = ("emotion", "pixels", "Usage")
+
+
+def canonical_columns(names):
+    """Header names stripped, and this data set's three matched case-blind ("usage",
+    "Emotion"), so that a differently written Usage column is not silently ignored."""
+    known = {name.casefold(): name for name in COLUMNS}
+    return [known.get(str(name).strip().casefold(), str(name).strip()) for name in names]
 
 
 def _parse_labels(column):

@@ -34,6 +34,9 @@ def load_model(path):
         with native_stderr_silenced():
             model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # h5py, zipfile and Keras raise many kinds for a bad file
+        if "Lambda" in str(error) and "safe_mode" in str(error):
+            raise InputError(f"{path}: it holds a Lambda layer, whose Python code safe mode refuses to run; "
+                             "a FER-2013 model here keeps its preprocessing in standard layers.") from None
         raise InputError(f"{path}: cannot load it as a model: {unreadable_model_reason(path, error)}.") from None
     models.allow_jit(model)  # older files hold augmentation layers, which would keep JAX from compiling
     expected_input, expected_output = (None, *INPUT_SHAPE), (None, NUM_CLASSES)

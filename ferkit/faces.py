@@ -4,8 +4,10 @@ One pipeline serves preprocess/data_resize.py and predict.py, so a photo is
 prepared for training exactly as it is for prediction.
 """
 import collections
+import contextlib
 import dataclasses
 import pathlib
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -36,10 +38,19 @@ def find_pictures(source):
     return sorted(path for path in source.rglob("*") if path.is_file() and path.suffix.lower() in PICTURE_SUFFIXES)
 
 
+@contextlib.contextmanager
+def quiet_about_large_pictures():
+    """Pillow warns at 89 million pixels and refuses twice that (read_gray says so); a large
+    photo is no threat here, and the warning's lines would bury the results."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
 def read_gray(path):
     """Any PIL-readable picture as a uint8 grayscale array, upright by its EXIF orientation."""
     try:
-        with Image.open(path) as image:
+        with quiet_about_large_pictures(), Image.open(path) as image:
             image = ImageOps.exif_transpose(image)
             if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                 wide = np.asarray(image, dtype=np.float64)

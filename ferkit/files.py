@@ -1,7 +1,9 @@
 """Writing files whole: an interruption never leaves a partial file where a good one was."""
+import contextlib
 import logging
 import os
 import pathlib
+import shutil
 import tempfile
 
 from ferkit import InputError, provenance
@@ -31,6 +33,38 @@ class atomic_path:
         if isinstance(error, OSError) and error.errno:  # say a full disk: name the file meant, not the temporary
             raise OSError(error.errno, os.strerror(error.errno), str(self.path)) from None
         return False
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    """A fresh temporary folder beside `path`, put in its place on success: the files written
+    into it appear together, never mixed with those of an earlier run, a concurrent one, or
+    one that failed halfway. What `path` held that the run did not write is kept."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = pathlib.Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-"))
+    try:
+        yield temporary
+        os.chmod(temporary, 0o777 & ~current_umask())  # mkdtemp makes it private
+        if path.is_dir():
+            for other in path.iterdir():
+                if not (temporary / other.name).exists():
+                    os.rename(other, temporary / other.name)
+            retired = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.rename(path, retired)
+            os.rename(temporary, path)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(temporary, path)
+    except OSError as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        meant = error.filename
+        if meant and pathlib.Path(meant).is_relative_to(temporary):  # name the file meant, not the temporary
+            meant = path / pathlib.Path(meant).relative_to(temporary)
+        raise OSError(error.errno, error.strerror, str(meant)) from None
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
 
 
 def current_umask():

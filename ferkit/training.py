@@ -11,7 +11,7 @@ import sys
 import time
 import warnings
 
-from ferkit import NUM_CLASSES, InputError, cli, data, distillation, evaluation, files, models, plots, provenance
+from ferkit import CLASS_NAMES, NUM_CLASSES, InputError, cli, data, distillation, evaluation, files, models, plots, provenance
 from ferkit.backend import keras
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -170,6 +170,10 @@ def train(build_model, args, phases=None):
         return resumed[1]
     train_set, val_set = data.load_splits(args.data, skip_bad_rows=args.skip_bad_rows)
     print(f"{args.data}: {len(train_set)} training and {len(val_set)} validation faces")
+    missing = [name for label, name in enumerate(CLASS_NAMES) if not (train_set.labels == label).any()]
+    if missing:
+        print(f"warning: the training faces hold no {', '.join(missing)}: the model will never answer "
+              f"{'it' if len(missing) == 1 else 'them'}, and validation accuracy means little", file=sys.stderr)
     if output.exists() and not args.resume:
         print(f"{output} exists: this run's best model will replace it")
     keras.utils.set_random_seed(args.seed)

@@ -1,12 +1,17 @@
 """No flag makes a script write over one of its own inputs, and damaged caches are rebuilt."""
 import hashlib
+import json
+import resource
 import shutil
+import subprocess
+import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from conftest import assert_clean_error, run_script, synthetic_faces, write_csv
-from ferkit import data, distillation
+from conftest import PROJECT_DIR, assert_clean_error, run_script, synthetic_faces, write_csv
+from ferkit import InputError, data, distillation, evaluation
 
 
 def digest(path):
@@ -68,3 +73,64 @@ def test_a_damaged_teachers_cache_is_predicted_again(tiny_models, train_csv, tmp
     assert np.allclose(first, again) and "damaged" in capsys.readouterr().out
     with np.load(cache) as rebuilt:
         assert np.allclose(rebuilt["predictions"], first)
+
+
+def test_a_report_folder_is_all_old_or_all_new(tiny_models, fer2013_csv, tmp_path):
+    report_dir = tmp_path / "reports"
+    report_dir.mkdir()
+    previous = {name: f"previous {name}".encode() for name in
+                ("confusion_matrix.png", "class_scores.png", "mistakes.png", "report.json", "notes.txt")}
+    for name, content in previous.items():
+        (report_dir / name).write_bytes(content)
+
+    def larger_file_limit():  # the first PNG fits, a later file fails as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (120_000, 120_000))
+
+    command = [sys.executable, PROJECT_DIR / "test_ensemble_model.py", "--models", *tiny_models,
+               "--data", fer2013_csv, "--report-dir", report_dir]
+    refused = subprocess.run(command, capture_output=True, text=True, preexec_fn=larger_file_limit)
+    assert refused.returncode == 1 and refused.stderr.startswith(f"error: {report_dir}"), refused.stderr
+    assert {path.name: path.read_bytes() for path in report_dir.iterdir()} == previous
+    assert [path.name for path in tmp_path.iterdir()] == ["fer2013.csv", "reports"] or \
+        sorted(path.name for path in tmp_path.iterdir()) == ["fer2013.csv", "fer2013.csv.cache.npz", "reports"]
+    written = subprocess.run(command, capture_output=True, text=True)
+    assert written.returncode == 0, written.stderr
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["num_faces"] == 35 and (report_dir / "notes.txt").read_bytes() == previous["notes.txt"]
+    assert all((report_dir / name).read_bytes() != content for name, content in previous.items() if name != "notes.txt")
+
+
+def test_header_names_are_matched_whatever_their_case(tmp_path):
+    images, labels = synthetic_faces(20)
+    path = write_csv(tmp_path / "fer2013.csv", images, labels, usage=["Training"] * 10 + ["PublicTest"] * 10)
+    path.write_text(path.read_text().replace("emotion,pixels,Usage", "Emotion,pixels,usage", 1))
+    train, val = data.load_splits(path)
+    assert len(train) == 10 and len(val) == 10  # the Usage column was used, not a seeded split
+
+
+def test_a_training_set_of_one_class_is_warned_about(tmp_path):
+    images, _ = synthetic_faces(60)
+    path = write_csv(tmp_path / "train.csv", images, [3] * 60)
+    result = run_script("train_vgg.py", "--data", path, "--width", "0.125", "--epochs", "1",
+                        "--output", tmp_path / "m.h5")
+    assert result.returncode == 0, result.stderr
+    assert "warning: the training faces hold no Angry, Disgust, Fear, Sad, Surprise, Neutral" in result.stderr
+
+
+def test_a_model_with_a_lambda_layer_gets_one_line_saying_so(tmp_path):
+    import keras
+
+    inputs = keras.Input((48, 48, 1))
+    scaled = keras.layers.Lambda(lambda x: x / 255)(inputs)
+    outputs = keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(scaled))
+    path = tmp_path / "lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    with pytest.raises(InputError, match="lambda.keras: it holds a Lambda layer"):
+        evaluation.load_model(path)
+
+
+def test_a_very_large_picture_gives_no_pillow_warning(tiny_models, tmp_path):
+    path = tmp_path / "large.png"
+    Image.new("L", (9600, 9600), 128).save(path)  # past Pillow's 89-million-pixel warning
+    result = run_script("predict.py", path, "--no-detect", "--models", tiny_models[0])
+    assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
