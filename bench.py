@@ -138,9 +138,7 @@ def bench_video(paths, tta, folder, seconds=6, fps=25):
     video.write_demo_clip(clip, data.load_dataset(data.DATA_DIR / "sample.csv").images[:1], seconds, fps)
     predictor = Predictor(paths, tta=tta)
     predictor.predict_faces(random_faces(1))  # compiled before the clock starts, as after a video's first frame
-    output = video.VideoOutput(pathlib.Path(folder) / "annotated.mp4", fps, (640, 480))
-    (_, analysed, _), elapsed = timed(video.analyse, video.open_capture(str(clip)), predictor, output=output)
-    output.close()
+    (_, analysed, _), elapsed = timed(video.run, str(clip), predictor, target=pathlib.Path(folder) / "annotated.mp4")
     return {"models": [str(path) for path in paths], "tta": tta, "frames": analysed, "frames_per_s": analysed / elapsed}
 
 

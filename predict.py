@@ -90,28 +90,9 @@ def predict_video(args):
     plot_path = args.plot or (args.annotate / f"{name}.emotions.png" if args.annotate else
                               args.csv.with_suffix(".png") if args.csv else None)
     predictor = Predictor(model_paths(args, moving=True), tta=args.tta)
-    capture = video.open_capture(source)
-    output, analysis, window = None, None, None
-    try:
-        import cv2
-
-        if args.camera is not None:
-            window = live_window(args)
-
-        size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-        fps = video.frame_rate(capture)
-        if target:
-            output = video.VideoOutput(target, fps, size)
-        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if args.camera is None else None
-        analysis, analysed, interrupted = video.analyse(
-            capture, predictor, video.frame_step(args.every, args.fps, fps), args.smooth, output, window,
-            total if total and total > 0 else None, live=args.camera is not None)
-    finally:
-        capture.release()
-        if output:
-            output.close(keep=bool(analysis and analysis.rows))
-        if window:
-            window.close()
+    analysis, analysed, interrupted = video.run(
+        source, predictor, args.every, args.fps, args.smooth, target,
+        (lambda: live_window(args)) if args.camera is not None else None)
     if not analysis.rows:
         raise InputError(f"{source}: no face found in the {analysed} frames analysed; nothing was written.")
     if args.csv:

@@ -270,6 +270,33 @@ def analyse(capture, predictor, step=1, smooth=1, output=None, window=None, tota
     return analysis, analysed, interrupted
 
 
+def run(source, predictor, every=None, fps=None, smooth=1, target=None, open_window=None):
+    """Analyses a video file or camera (see analyse), drawing into a video at target and
+    into the window open_window() gives, if any; returns what analyse returns. The video
+    at target is kept only where a face was found."""
+    import cv2
+
+    capture = open_capture(source)
+    output, analysis, window = None, None, None
+    try:
+        window = open_window() if open_window else None
+        video_fps = frame_rate(capture)
+        if target:
+            size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            output = VideoOutput(target, video_fps, size)
+        live = isinstance(source, int)
+        total = None if live else int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        analysis, analysed, interrupted = analyse(capture, predictor, frame_step(every, fps, video_fps), smooth,
+                                                  output, window, total if total and total > 0 else None, live)
+    finally:
+        capture.release()
+        if output:
+            output.close(keep=bool(analysis and analysis.rows))
+        if window:
+            window.close()
+    return analysis, analysed, interrupted
+
+
 def write_demo_clip(path, face_images, seconds_per_face=2.0, fps=25, size=(640, 480), blank_seconds=0.0):
     """A clip of FER-2013 faces, each enlarged and moving left to right across a gray
     background for seconds_per_face, then blank_seconds without a face: for trying the

@@ -1,4 +1,5 @@
 """The predictor, its Python API as README shows it, and the exported files."""
+import ast
 import re
 
 import numpy as np
@@ -7,6 +8,7 @@ from PIL import Image
 
 from conftest import PROJECT_DIR, run_script
 from ferkit import data, evaluation, export
+from ferkit import CLASS_NAMES
 from ferkit.predictor import Predictor
 
 
@@ -60,7 +62,12 @@ def test_readme_python_snippet_runs_as_written(tmp_path):
     Image.fromarray(skimage_data.astronaut()).save(tmp_path / "photo.jpg")
     result = run_script("-c", snippet, cwd=tmp_path, env_path=PROJECT_DIR)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"'emotion': '(Angry|Disgust|Fear|Happy|Sad|Surprise|Neutral)'", result.stdout), result.stdout
+    line = re.fullmatch(r"(\{.*?\}) (\w+) (\{.*\})\n", result.stdout)
+    assert line, result.stdout
+    box, emotion, probabilities = ast.literal_eval(line[1]), line[2], ast.literal_eval(line[3])
+    assert set(box) == {"x", "y", "width", "height"} and box["width"] > 0
+    assert list(probabilities) == list(CLASS_NAMES) and emotion == max(probabilities, key=probabilities.get)
+    assert sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
 
 
 def test_exported_files_give_the_keras_probabilities(tiny_models, sample_faces, tmp_path):
