@@ -1,8 +1,10 @@
 """Writing files whole: an interruption never leaves a partial file where a good one was."""
 import contextlib
+import glob
 import logging
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 
@@ -18,8 +20,9 @@ class atomic_path:
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(self.path.parent, self.path.stem)
         descriptor, self.temporary = tempfile.mkstemp(
-            dir=self.path.parent, prefix=f".{self.path.stem}.partial-", suffix=self.path.suffix
+            dir=self.path.parent, prefix=partial_prefix(self.path.stem), suffix=self.path.suffix
         )
         os.close(descriptor)
         return self.temporary
@@ -42,7 +45,8 @@ def atomic_folder(path):
     one that failed halfway. What `path` held that the run did not write is kept."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = pathlib.Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-"))
+    remove_leftovers(path.parent, path.name)
+    temporary = pathlib.Path(tempfile.mkdtemp(dir=path.parent, prefix=partial_prefix(path.name)))
     try:
         yield temporary
         os.chmod(temporary, 0o777 & ~current_umask())  # mkdtemp makes it private
@@ -65,6 +69,34 @@ def atomic_folder(path):
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def partial_prefix(stem):
+    """Temporaries are hidden and carry their process id, so a later run can tell a
+    killed run's leftovers from a live run's work."""
+    return f".{stem}.partial-{os.getpid()}-"
+
+
+def remove_leftovers(folder, stem):
+    """Removes the temporaries named for stem that runs no longer alive left in folder."""
+    for leftover in pathlib.Path(folder).glob(f".{glob.escape(stem)}.partial-*"):
+        owner = re.match(r"\d+", leftover.name[len(f".{stem}.partial-"):])
+        if owner and process_alive(int(owner[0])):
+            continue
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def current_umask():

@@ -164,7 +164,7 @@ def train(build_model, args, phases=None):
     resumed = load_resume_point(*resume_paths(output)) if args.resume else None
     total_epochs = sum(phase.epochs for phase in phases)
     finished = resumed and finished_run(resumed[1], total_epochs, args.patience)
-    if finished:
+    if finished and not best_model_missing(resumed[1], output):
         print(f"nothing to resume: {finished}. Its best model, validation accuracy {resumed[1]['best']:.4f} at "
               f"epoch {resumed[1]['best_epoch']}, is {output}")
         return resumed[1]
@@ -183,7 +183,7 @@ def train(build_model, args, phases=None):
         tf.config.experimental.enable_op_determinism()
 
     set_precision(args.mixed_precision)
-    export = float32_exporter() if args.mixed_precision else None
+    export = float32_exporter() if args.mixed_precision else (lambda model: model)
     if resumed:
         trainer, state = resumed
     else:
@@ -194,6 +194,8 @@ def train(build_model, args, phases=None):
     cosine = args.schedule == "cosine"
     learnt_from = provenance.merged(train_set.origin, learnt_earlier(args, val_set))
     deadline = None if args.time_limit is None else time.monotonic() + 60 * args.time_limit
+    if resumed and best_model_missing(state, output):
+        save_best_model(trainer, output, export, learnt_from)
     recorder = EpochRecorder(output, state, args.patience, deadline, halve_lr=not cosine, export=export,
                              learnt_from=learnt_from)
     targets = distillation.training_targets(train_set, args.teacher, args.teacher_weight, output.parent)
@@ -338,11 +340,12 @@ class EpochRecorder(keras.callbacks.Callback):
     decisions, and a resume point. Kept in one callback so that the resume point
     holds every piece of state that decides the rest of the run."""
 
-    def __init__(self, output, state, patience, deadline=None, halve_lr=True, export=None, learnt_from=()):
+    def __init__(self, output, state, patience, deadline=None, halve_lr=True, export=lambda model: model,
+                 learnt_from=()):
         super().__init__()
         self.output = output
         self.learnt_from = learnt_from
-        self.export = export or (lambda model: model)
+        self.export = export
         self.state = state
         self.patience = patience
         self.halve_lr = halve_lr
@@ -369,9 +372,9 @@ class EpochRecorder(keras.callbacks.Callback):
 
         state = self.state
         state["epoch"] = epoch + 1
-        if row["val_accuracy"] > state["best"]:
+        improved = row["val_accuracy"] > state["best"]
+        if improved:
             state.update(best=row["val_accuracy"], best_epoch=epoch + 1, wait=0)
-            files.save_model(self.export(models.inference_part(self.model)), self.output, self.learnt_from)
         else:
             state["wait"] += 1
             if self.halve_lr and state["wait"] % self.lr_patience == 0:
@@ -382,7 +385,21 @@ class EpochRecorder(keras.callbacks.Callback):
         if self.deadline is not None and time.monotonic() > self.deadline:
             self.out_of_time = True  # not saved in the state: a resumed run goes on
             self.model.stop_training = True
+        # The resume point first: a kill before the model is saved leaves a run that
+        # --resume continues, saving that model from the resume point's weights.
         save_resume_point(self.model, state, *resume_paths(self.output))
+        if improved:
+            save_best_model(self.model, self.output, self.export, self.learnt_from)
+
+
+def best_model_missing(state, output):
+    """Whether a kill came between the resume point's save and that of the best model."""
+    return state["best_epoch"] == state["epoch"] and (
+        not output.exists() or output.stat().st_mtime < resume_paths(output)[1].stat().st_mtime)
+
+
+def save_best_model(trainer, output, export, learnt_from):
+    files.save_model(export(models.inference_part(trainer)), output, learnt_from)
 
 
 class StopBetweenBatches(keras.callbacks.Callback):

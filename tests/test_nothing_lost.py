@@ -1,6 +1,7 @@
 """No flag makes a script write over one of its own inputs, and damaged caches are rebuilt."""
 import hashlib
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -134,3 +135,68 @@ def test_a_very_large_picture_gives_no_pillow_warning(tiny_models, tmp_path):
     Image.new("L", (9600, 9600), 128).save(path)  # past Pillow's 89-million-pixel warning
     result = run_script("predict.py", path, "--no-detect", "--models", tiny_models[0])
     assert result.returncode == 0 and "Warning" not in result.stderr, result.stderr
+
+
+KILLED_RUN = """
+import os, runpy, sys
+from ferkit import files
+save_model = files.save_model
+def killed(*args, **kwargs):
+    if {after}:
+        save_model(*args, **kwargs)
+    os._exit(9)
+files.save_model = killed
+sys.argv = ["train_vgg.py", "--data", {data!r}, "--output", {output!r}, "--width", "0.125", "--epochs", "2"]
+runpy.run_path("train_vgg.py", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before-the-model-save", "after-it"])
+def test_a_run_killed_around_its_first_model_save_resumes(train_csv, tmp_path, after):
+    output = tmp_path / "m.h5"
+    killed = run_script("-c", KILLED_RUN.format(after=after, data=str(train_csv), output=str(output)))
+    assert killed.returncode == 9, killed.stderr
+    resumed = run_script("train_vgg.py", "--output", output, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch 1" in resumed.stdout and "Epoch 2/2" in resumed.stdout
+    assert evaluation.load_model(output).output_shape == (None, 7)
+
+
+def test_leftovers_of_a_killed_run_go_with_the_next_run_on_that_output(tmp_path):
+    from ferkit import files
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    dead, alive = tmp_path / f".m.partial-{ended.pid}-x1.h5", tmp_path / f".m.partial-{os.getpid()}-x2.h5"
+    dead_folder = tmp_path / f".reports.partial-{ended.pid}-x3"
+    for leftover in (dead, alive):
+        leftover.write_bytes(b"half a model")
+    dead_folder.mkdir()
+    (dead_folder / "report.json").write_text("{")
+    files.write_text(tmp_path / "m.h5", "whole")
+    with files.atomic_folder(tmp_path / "reports") as folder:
+        (folder / "report.json").write_text("{}")
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([alive.name, "m.h5", "reports"])
+
+
+def test_two_reports_at_once_leave_the_files_of_one(tiny_models, fer2013_csv, tmp_path):
+    def command(model, report_dir):
+        return [sys.executable, PROJECT_DIR / "test_ensemble_model.py", "--models", model, "--data", fer2013_csv,
+                "--report-dir", report_dir]
+
+    def pictures(folder):
+        return {path.name: path.read_bytes() for path in folder.glob("*.png")}
+
+    alone = []
+    for index, model in enumerate(tiny_models):
+        subprocess.run(command(model, tmp_path / f"alone_{index}"), check=True, capture_output=True)
+        alone.append(pictures(tmp_path / f"alone_{index}"))
+    assert alone[0] != alone[1]
+    shared = tmp_path / "shared"
+    runs = [subprocess.Popen(command(model, shared), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for model in tiny_models]
+    for run in runs:
+        assert run.wait() == 0, run.stderr.read()
+    report = json.loads((shared / "report.json").read_text())
+    winner = [str(model) for model in tiny_models].index(report["models"][0]["path"])
+    assert pictures(shared) == alone[winner]
