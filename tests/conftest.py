@@ -1,4 +1,5 @@
 import gzip
+import json
 import os
 import pathlib
 import subprocess
@@ -86,3 +87,40 @@ def tiny_models(tmp_path_factory):
         model.save(path)
         paths.append(path)
     return paths
+
+
+# Runs scripts with argparse made strict and harmless: each command line is parsed in full
+# (unknown flags and bad values fail as they would), then the script stops before any work.
+# One process for all the commands given, so Keras is imported once.
+PARSE_ONLY = """
+import argparse, contextlib, io, json, runpy, sys
+def parse_only(self, args=None, namespace=None):
+    namespace, extra = self.parse_known_args(args, namespace)
+    if extra:
+        self.error("unrecognized arguments: " + " ".join(extra))
+    raise SystemExit(0)
+argparse.ArgumentParser.parse_args = parse_only
+sys.path.insert(0, ".")
+failures = []
+for argv in json.loads(sys.argv[1]):
+    sys.argv = argv
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(io.StringIO()):
+            runpy.run_path(argv[0], run_name="__main__")
+        code = 0
+    except SystemExit as stop:
+        code = stop.code
+    if code not in (0, None):
+        failures.append(" ".join(argv) + ": " + said.getvalue()[-500:])
+print(json.dumps(failures))
+"""
+
+
+def unparsed(argvs):
+    """The command lines (script, flags...) that the scripts' argparse refuses, each with
+    what it said."""
+    result = subprocess.run([sys.executable, "-c", PARSE_ONLY, json.dumps(argvs)], cwd=PROJECT_DIR,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
