@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ferkit import NUM_CLASSES, cli, data, evaluation, export, models, training, video
+from ferkit import NUM_CLASSES, cli, data, export, model_files, models, training, video
 from ferkit.predictor import FAST_MODEL, Predictor
 
 BUILDERS = {"vgg16": models.build_vgg16, "inception_v1": models.build_inception}
@@ -23,7 +23,10 @@ SECTIONS = ("data", "training", "inference", "video")
 
 
 def widths(text):
-    return [cli.positive_float(width) for width in text.split(",")]
+    try:
+        return [cli.positive_float(width) for width in text.split(",")]
+    except argparse.ArgumentTypeError:
+        raise ValueError(text) from None  # argparse then names the whole list
 
 
 widths.__name__ = "comma-separated list of positive numbers"  # argparse names the type in its message
@@ -160,7 +163,7 @@ def main():
             for name, builder in BUILDERS.items() for width in args.widths
         ]
         training.set_precision(False)
-    committed = evaluation.find_models()
+    committed = model_files.find_models()
     fast = [FAST_MODEL] if FAST_MODEL.is_file() else []
     with tempfile.TemporaryDirectory() as folder:
         onnx_dir = folder if args.onnx else None

@@ -19,13 +19,11 @@ CHECK_FACES = 64
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=pathlib.Path, nargs="+", help="model files (default: models/model_*.h5)")
+    cli.add_model_flags(parser, "average over the faces and their mirror images inside the file (default: --tta)")
     parser.add_argument("--output", type=pathlib.Path, default=pathlib.Path("exports/ensemble"),
                         help="path of the files without their suffix (default: exports/ensemble)")
     parser.add_argument("--format", choices=export.SUFFIXES, nargs="+", default=list(export.SUFFIXES),
                         help="which files to write (default: onnx litert)")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
-                        help="average over the faces and their mirror images inside the file (default: --tta)")
     return parser.parse_args()
 
 

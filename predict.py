@@ -13,7 +13,7 @@ import json
 import pathlib
 import sys
 
-from ferkit import CLASS_NAMES, InputError, cli, faces, files, plots, video
+from ferkit import CLASS_NAMES, InputError, cli, display, faces, files, plots, video
 from ferkit.predictor import FAST_MODEL, Predictor
 
 
@@ -23,8 +23,9 @@ def parse_args():
                         help="a picture, a folder of them searched recursively, or a video file "
                              f"({', '.join(sorted(video.VIDEO_SUFFIXES))})")
     parser.add_argument("--camera", type=int, metavar="INDEX", help="read the webcam of this index (0: the first)")
-    parser.add_argument("--models", type=pathlib.Path, nargs="+",
-                        help="model files (default: models/model_*.h5; for videos and the camera models/fast.h5)")
+    cli.add_model_flags(parser, "average each model over the faces and their mirror images; --no-tta predicts "
+                                "the faces alone, in half the time (default: --tta)",
+                        models_help="model files (default: models/model_*.h5; for videos and the camera models/fast.h5)")
     parser.add_argument("--fast", action="store_true", help=f"use the fast model alone, {FAST_MODEL.name}")
     parser.add_argument("--no-detect", action="store_true", help="take each picture as one face crop")
     parser.add_argument("--annotate", type=pathlib.Path,
@@ -33,9 +34,6 @@ def parse_args():
     parser.add_argument("--csv", type=pathlib.Path,
                         help="write one row per face: file, box, probabilities (a video: per analysed frame, "
                              "with frame, time and face id)")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
-                        help="average each model over the faces and their mirror images; --no-tta "
-                             "predicts the faces alone, in half the time (default: --tta)")
     frames = parser.add_argument_group("videos and the camera")
     choice = frames.add_mutually_exclusive_group()
     choice.add_argument("--every", type=cli.positive_int, metavar="N", help="analyse one frame in N (default: every frame)")
@@ -110,7 +108,7 @@ def predict_video(args):
 def live_window(args):
     """The camera's window, or None where none can open but the results are written to files."""
     try:
-        return video.Window()
+        return display.Window()
     except InputError:
         if not (args.annotate or args.csv):
             raise

@@ -10,7 +10,7 @@ import json
 import pathlib
 import time
 
-from ferkit import cli, data, evaluation, files, plots, provenance
+from ferkit import cli, data, evaluation, files, model_files, plots, provenance
 from ferkit.predictor import Predictor
 
 SAMPLE_PATH = data.DATA_DIR / "sample.csv"
@@ -20,20 +20,17 @@ REPORT_FILES = ("confusion_matrix.png", "class_scores.png", "mistakes.png", "rep
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=pathlib.Path, nargs="+", help="model files (default: models/model_*.h5)")
+    cli.add_model_flags(parser, "also score each model averaged over the faces and their mirror images, the "
+                                "figures the PNGs show; --no-tta scores the faces alone (default: --tta)")
     parser.add_argument("--num-models", type=cli.positive_int, help="use only the first N models (default: all)")
     parser.add_argument("--weights", type=float, nargs="+", help="one weight per model for a weighted average (default: equal)")
-    parser.add_argument("--data", type=pathlib.Path,
-                        help="FER-2013 CSV (default: data/fer2013.csv, else data/train.csv, else the demo data/sample.csv)")
+    cli.add_data_flags(parser, "FER-2013 CSV (default: data/fer2013.csv, else data/train.csv, else the demo "
+                               "data/sample.csv)")
     parser.add_argument("--usage", choices=(*data.USAGES, "all"),
                         help="rows to test on (default: PrivateTest, i.e. the held-out test rows; all rows of the sample)")
-    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
-                        help="also score each model averaged over the faces and their mirror images, the "
-                             "figures the PNGs show; --no-tta scores the faces alone (default: --tta)")
     parser.add_argument("--batch-size", type=cli.positive_int, default=256, help="faces per prediction batch (default: 256)")
     parser.add_argument("--report-dir", type=pathlib.Path, default=pathlib.Path("reports"),
                         help="where the PNGs and report.json go (default: reports/)")
-    parser.add_argument("--skip-bad-rows", action="store_true", help="drop malformed CSV rows instead of stopping")
     return parser.parse_args()
 
 
@@ -51,7 +48,7 @@ def choose_data(args):
 
 def main():
     args = parse_args()
-    model_paths = args.models or evaluation.find_models()
+    model_paths = args.models or model_files.find_models()
     if args.num_models and 0 < len(model_paths) < args.num_models:
         print(f"--num-models {args.num_models}: only {len(model_paths)} model(s) to choose from; using them all")
     model_paths = model_paths[: args.num_models]
@@ -70,11 +67,11 @@ def main():
         "data": str(path),
         "rows": rows_used,
         "num_faces": len(faces),
-        "models": [{"path": str(p), "sha256": evaluation.sha256(p),
+        "models": [{"path": str(p), "sha256": model_files.sha256(p),
                     "faces_learnt_from": provenance.faces_seen(provenance.read(p), faces.origin)} for p in model_paths],
         "weights": args.weights,
     }
-    report["warning"] = learnt_faces_warning(report)
+    report["warning"] = provenance.learnt_faces_warning(report)
     variants = {"plain": list(views[:, :, 0].transpose(1, 0, 2))}
     if args.tta:
         variants["tta"] = list(views.mean(axis=2).transpose(1, 0, 2))
@@ -88,33 +85,12 @@ def main():
     write_report(report, args.report_dir, faces, ensemble)
 
 
-def learnt_faces_warning(report):
-    """Says which models learnt from the faces tested on, whose figures then mean little: say,
-    the shipped models, trained on FER-2013's Training rows, tested on the competition's train.csv."""
-    total = report["num_faces"]
-    seen = {entry["path"]: entry["faces_learnt_from"] for entry in report["models"] if entry["faces_learnt_from"]}
-    if not seen:
-        return None
-    others = [entry["path"] for entry in report["models"] if entry["path"] not in seen]
-    if len(seen) > 1 and not others:
-        who = "both models" if len(seen) == 2 else f"all {len(seen)} models"
-    elif len(seen) > len(others) > 0:
-        who = f"{len(seen)} of the {len(report['models'])} models (all but {', '.join(map(relative_name, others))})"
-    else:
-        who = ", ".join(map(relative_name, seen))
-    low, high = min(seen.values()), max(seen.values())
-    how_many = "all" if low == total else f"{low}" if low == high else f"{low} to {high}"
-    return (f"{who} learnt from {how_many} of the {total} faces tested, so these figures overstate how they do "
-            "on faces they have not seen. Test them on others: fer2013.csv's PublicTest or PrivateTest rows, or "
-            "the test/ folder of FER-2013's picture edition (README, 'Getting FER-2013').")
-
-
 def print_report(report, variants):
     for variant in variants:
         label = "with flip averaging" if variant == "tta" else "plain"
         print(f"\naccuracy ({label}):")
         for entry in report["models"]:
-            print(f"  {relative_to_cwd(entry['path'])}: {entry[f'accuracy_{variant}']:.4f}")
+            print(f"  {cli.shown_path(entry['path'])}: {entry[f'accuracy_{variant}']:.4f}")
         print(f"  ensemble: {report[f'ensemble_{variant}']['accuracy']:.4f}")
     final = report[f"ensemble_{list(variants)[-1]}"]
     print(f"\nconfusion matrix of the ensemble{' (flip averaged)' if 'tta' in variants else ''}:")
@@ -123,15 +99,6 @@ def print_report(report, variants):
     print(evaluation.format_class_scores(final))
     if report["warning"]:
         print(f"\nwarning: {report['warning']}")
-
-
-def relative_name(path):
-    return str(relative_to_cwd(path))
-
-
-def relative_to_cwd(path):
-    path = pathlib.Path(path).absolute()
-    return path.relative_to(pathlib.Path.cwd()) if path.is_relative_to(pathlib.Path.cwd()) else path
 
 
 def write_report(report, report_dir, faces, ensemble):

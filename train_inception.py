@@ -4,13 +4,13 @@
     python3 train_inception.py --data ../fer2013.csv.gz --width 0.25 --epochs 60
     python3 train_inception.py --resume                   # after an interruption
 """
-from ferkit import cli, models, training
+from ferkit import cli, models, runs, training
 
 
 def main():
-    parser = training.training_parser(__doc__.splitlines()[0], model_file="model_2.h5", epochs=120, width=0.5)
+    parser = runs.training_parser(__doc__.splitlines()[0], model_file="model_2.h5", epochs=120, width=0.5)
     parser.add_argument("--dropout", type=cli.dropout_rate, default=0.4, help="dropout before the classifier (default: 0.4)")
-    args = training.parse_args(parser)
+    args = runs.parse_args(parser, built_in=("dropout",))
     training.train(lambda: models.build_inception(args.width, args.dropout), args)
 
 

@@ -4,14 +4,14 @@
     python3 train_vgg.py --data ../fer2013.csv.gz --width 0.25 --epochs 45
     python3 train_vgg.py --resume                         # after an interruption
 """
-from ferkit import cli, models, training
+from ferkit import cli, models, runs, training
 
 
 def main():
-    parser = training.training_parser(__doc__.splitlines()[0], model_file="model_1.h5",
+    parser = runs.training_parser(__doc__.splitlines()[0], model_file="model_1.h5",
                                       epochs=105, width=0.75, batch_size=128, lr=0.02)
     parser.add_argument("--dropout", type=cli.dropout_rate, default=0.3, help="dropout before the dense layers (default: 0.3)")
-    args = training.parse_args(parser)
+    args = runs.parse_args(parser, built_in=("dropout",))
     training.train(lambda: models.build_vgg16(args.width, args.dropout), args)
 
 

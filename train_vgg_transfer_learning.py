@@ -9,13 +9,13 @@ then also train the base's top block at a tenth of the learning rate.
 """
 import sys
 
-from ferkit import InputError, cli, models, training
+from ferkit import InputError, cli, models, runs, training
 
 FINE_TUNE_LR_FACTOR = 0.1
 
 
 def main():
-    parser = training.training_parser(__doc__.splitlines()[0], model_file="model_3.h5", epochs=30,
+    parser = runs.training_parser(__doc__.splitlines()[0], model_file="model_3.h5", epochs=30,
                                       augment="light", schedule="plateau",
                                       width_help="width multiplier of the new dense head")
     parser.add_argument("--weights", default="auto",
@@ -26,10 +26,12 @@ def main():
                         help="how many of the epochs, at the end, also train the top VGG block "
                              "(default: half of --epochs; 0 keeps the base frozen)")
     parser.add_argument("--image-size", type=int, default=48, help="side the faces are resized to, 32 to 224 (default: 48)")
-    args = training.parse_args(parser)
+    args = runs.parse_args(parser, built_in=("weights", "image_size"))
     fine_tune_epochs = args.epochs // 2 if args.fine_tune_epochs is None else args.fine_tune_epochs
     if not 0 <= fine_tune_epochs <= args.epochs:
         raise InputError(f"--fine-tune-epochs must be in 0..{args.epochs} (--epochs), got {fine_tune_epochs}.")
+    if args.fit_to_time and 0 < fine_tune_epochs < args.epochs:
+        raise InputError("--fit-to-time works for one phase of training; give --fine-tune-epochs 0 or leave it out.")
     if not 32 <= args.image_size <= 224:
         raise InputError(f"--image-size must be from 32 (VGG-16's five poolings) to 224 (ImageNet's size), "
                          f"got {args.image_size}.")

@@ -1,4 +1,6 @@
 """What every script shares at its edges: common flags and clean error exits."""
+import argparse
+import pathlib
 import sys
 import time
 
@@ -36,38 +38,26 @@ def keras_verbosity():
     return 1 if sys.stdout.isatty() else 2
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
+def validator(convert, accept, kind):
+    """An argparse type: convert(text), kept where accept(value); otherwise argparse's own
+    "invalid <kind> value" message."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"invalid {kind} value: {text!r}")
+        return value
+
+    parse.__name__ = kind
+    return parse
 
 
-def positive_float(text):
-    value = float(text)
-    if value <= 0:
-        raise ValueError(text)
-    return value
-
-
-def fraction(text):
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise ValueError(text)
-    return value
-
-
-def dropout_rate(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise ValueError(text)
-    return value
-
-
-positive_int.__name__ = "positive integer"  # argparse names the type in its message
-positive_float.__name__ = "positive number"
-fraction.__name__ = "number from 0 to 1"
-dropout_rate.__name__ = "dropout rate (0 <= rate < 1)"
+positive_int = validator(int, lambda value: value >= 1, "positive integer")
+positive_float = validator(float, lambda value: value > 0, "positive number")
+fraction = validator(float, lambda value: 0 <= value <= 1, "number from 0 to 1")
+dropout_rate = validator(float, lambda value: 0 <= value < 1, "dropout rate (0 <= rate < 1)")
 
 
 class Progress:
@@ -111,3 +101,21 @@ class Progress:
 def format_duration(seconds):
     minutes, seconds = divmod(int(seconds), 60)
     return f"{minutes}:{seconds:02d}" if minutes < 60 else f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
+
+
+def shown_path(path):
+    """path relative to the working folder where it lies inside it, as a person typed it."""
+    path = pathlib.Path(path).absolute()
+    return str(path.relative_to(pathlib.Path.cwd()) if path.is_relative_to(pathlib.Path.cwd()) else path)
+
+
+def add_data_flags(parser, data_help, default=None):
+    """--data, the FER-2013 CSV, and --skip-bad-rows."""
+    parser.add_argument("--data", type=pathlib.Path, default=default, help=data_help)
+    parser.add_argument("--skip-bad-rows", action="store_true", help="drop malformed CSV rows instead of stopping")
+
+
+def add_model_flags(parser, tta_help, models_help="model files (default: models/model_*.h5)"):
+    """--models, the model files, and --tta / --no-tta, flip averaging."""
+    parser.add_argument("--models", type=pathlib.Path, nargs="+", help=models_help)
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True, help=tta_help)

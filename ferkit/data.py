@@ -1,4 +1,4 @@
-"""Reading, checking, caching and splitting FER-2013 CSV files.
+"""Reading, checking and splitting FER-2013 CSV files (data_cache keeps them parsed).
 
 Two layouts are read, plain or gzip-compressed: the competition's `train.csv`
 (`emotion,pixels`) and the full `fer2013.csv` (`emotion,pixels,Usage`).
@@ -6,17 +6,14 @@ Two layouts are read, plain or gzip-compressed: the competition's `train.csv`
 import concurrent.futures
 import dataclasses
 import gzip
-import hashlib
 import os
 import pathlib
-import zipfile
 import zlib
 
 import numpy as np
 import pandas as pd
 
-from ferkit import CACHE_DIR, IMAGE_SIZE, NUM_CLASSES, InputError
-from ferkit.files import atomic_path
+from ferkit import IMAGE_SIZE, NUM_CLASSES, InputError, data_cache
 
 PROJECT_DIR = pathlib.Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"
@@ -25,11 +22,9 @@ USAGES = ("Training", "PublicTest", "PrivateTest")
 SPLITS = ("train", "val", "test")
 SPLIT_SEED = 2013  # fixed, not --seed: every script must hold out the same rows
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
-CACHE_VERSION = 1
 MAX_REPORTED_ROWS = 5
 ROWS_PER_CHUNK = 128
 PAD = 3
-MEAN_FACE_SIZE = 4
 GET_DATA_HELP = (
     "Download FER-2013 from Kaggle and put train.csv or fer2013.csv in data/ "
     "(README.md, 'Getting FER-2013'), or pass --data PATH."
@@ -68,9 +63,9 @@ def load_dataset(path, skip_bad_rows=False, use_cache=True):
     if not path.is_file():
         raise InputError(f"{path}: no such file. {GET_DATA_HELP}")
     if use_cache:
-        cached = _read_cache(path)
+        cached = data_cache.read(path)
         if cached is not None:
-            return cached
+            return Dataset(*cached, path)
     frame = _read_plain_frame(path) or _read_frame(path)
     labels, label_problems = _parse_labels(frame["emotion"])
     usage, usage_problems = _parse_usage(frame["Usage"]) if "Usage" in frame else (None, {})
@@ -86,7 +81,7 @@ def load_dataset(path, skip_bad_rows=False, use_cache=True):
         if len(dataset) == 0:
             raise InputError(f"{path}: no valid rows left after skipping bad ones.")
     elif use_cache:
-        _write_cache(path, dataset)
+        data_cache.write(path, dataset.images, dataset.labels, dataset.usage)
     return dataset
 
 
@@ -250,52 +245,6 @@ def _describe_problems(path, problems):
     return f"{path}: {len(rows)} bad row(s) ({listed}{more})."
 
 
-def _cache_path(path):
-    """Beside the data when that folder is writable, else in the user's cache folder."""
-    path = path.resolve()
-    if os.access(path.parent, os.W_OK):
-        return path.with_name(path.name + ".cache.npz")
-    key = hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    return CACHE_DIR / f"{path.name}-{key}.cache.npz"
-
-
-def _source_stamp(path):
-    stat = path.stat()
-    return np.array([CACHE_VERSION, stat.st_size, stat.st_mtime_ns], dtype=np.int64)
-
-
-def _read_cache(path):
-    cache = _cache_path(path)
-    try:
-        with np.load(cache, allow_pickle=False) as saved:
-            if not np.array_equal(saved["stamp"], _source_stamp(path)):
-                return None
-            usage = saved["usage"] if saved["has_usage"] else None
-            return Dataset(saved["images"], saved["labels"], usage, path)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, EOFError, zlib.error, zipfile.BadZipFile):
-        print(f"{cache}: damaged (an interrupted copy or a full disk?); reading {path} again and rebuilding it")
-        return None
-
-
-def _write_cache(path, dataset):
-    cache = _cache_path(path)
-    has_usage = dataset.usage is not None
-    try:
-        with atomic_path(cache) as temporary:
-            np.savez(
-                temporary,
-                stamp=_source_stamp(path),
-                images=dataset.images,
-                labels=dataset.labels,
-                usage=dataset.usage if has_usage else np.zeros(0, np.uint8),
-                has_usage=has_usage,
-            )
-    except OSError:
-        pass  # a cache is only a speed-up
-
-
 def split_indices(dataset):
     """Row indices of the train, val and test splits.
 
@@ -347,29 +296,7 @@ def select_usage(dataset, usage):
 
 def rows_of(dataset, split, indices=None):
     """The rows of one split (or "all"), noting in .origin which face sets they are."""
+    from ferkit import provenance  # which imports this module
+
     subset = dataset if split == "all" else dataset.subset(indices[split])
-    return dataclasses.replace(subset, origin=face_sets(dataset, split, len(subset)))
-
-
-def face_sets(dataset, split, num_faces):
-    """Where the rows of one split come from, in terms another copy of the same data shares:
-    each pool of rows (a Usage group, or a whole file without a Usage column), known by its
-    class counts and its mean face per class (pool_key), and which of the pool's rows: "all",
-    or one part of the seeded split. The competition's train.csv and fer2013.csv's Training
-    rows are so one pool."""
-    if dataset.usage is None:
-        return [{**pool_key(dataset.images, dataset.labels), "rows": split, "faces": num_faces}]
-    codes = range(len(USAGES)) if split == "all" else [SPLITS.index(split)]
-    groups = [dataset.usage == code for code in codes]
-    return [{**pool_key(dataset.images[rows], dataset.labels[rows]), "rows": "all", "faces": int(rows.sum())}
-            for rows in groups if rows.any()]
-
-
-def pool_key(images, labels):
-    """Class counts and, per class, the mean face at 4x4: unlike a hash of the pixels, both
-    survive the few grey levels by which copies of FER-2013 decoded from JPEGs differ."""
-    counts = np.bincount(labels, minlength=NUM_CLASSES)
-    cells = IMAGE_SIZE // MEAN_FACE_SIZE
-    means = [images[labels == label].reshape(-1, MEAN_FACE_SIZE, cells, MEAN_FACE_SIZE, cells).mean(axis=(0, 2, 4))
-             if count else np.zeros((MEAN_FACE_SIZE, MEAN_FACE_SIZE)) for label, count in enumerate(counts)]
-    return {"class_counts": counts.tolist(), "mean_faces": np.round(means, 1).tolist()}
+    return dataclasses.replace(subset, origin=provenance.face_sets(dataset, split, len(subset)))

@@ -6,7 +6,7 @@ import zipfile
 
 import numpy as np
 
-from ferkit import NUM_CLASSES, evaluation
+from ferkit import NUM_CLASSES, model_files
 from ferkit.backend import keras
 from ferkit.files import atomic_path
 from ferkit.predictor import Predictor
@@ -45,7 +45,7 @@ def teacher_predictions(faces, teacher_paths, cache_dir=None):
 
 def teachers_key(faces, teacher_paths):
     """Names what the predictions came from, by content: the teacher files and the faces."""
-    digests = [evaluation.sha256(path) for path in teacher_paths]
+    digests = [model_files.sha256(path) for path in teacher_paths]
     return json.dumps({"teachers": digests, "faces": hashlib.sha256(faces.images.tobytes()).hexdigest()})
 
 

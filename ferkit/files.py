@@ -1,14 +1,13 @@
 """Writing files whole: an interruption never leaves a partial file where a good one was."""
 import contextlib
 import glob
-import logging
 import os
 import pathlib
 import re
 import shutil
 import tempfile
 
-from ferkit import InputError, provenance
+from ferkit import InputError
 
 
 class atomic_path:
@@ -105,13 +104,6 @@ def current_umask():
     return mask
 
 
-def check_model_output(path):
-    """Saved models are .h5 files; says so before any work is done."""
-    if path.suffix != ".h5":
-        raise InputError(f"--output must end in .h5, got {path}.")
-    check_writable(path, "--output")
-
-
 def check_writable(path, flag, folder=False):
     """Raises InputError unless the file (or with folder=True, the folder) path can be
     written: said before the work, rather than after it when the result is saved."""
@@ -144,17 +136,3 @@ def check_not_an_input(path, flag, inputs):
 def write_text(path, text):
     with atomic_path(path) as temporary:
         pathlib.Path(temporary).write_text(text)
-
-
-def save_model(model, path, learnt_from=()):
-    """Writes an inference-only .h5 model, with the face sets it learnt from (provenance)."""
-    absl_logger = logging.getLogger("absl")
-    level = absl_logger.level
-    absl_logger.setLevel(logging.ERROR)  # hides Keras' "HDF5 is legacy" notice: .h5 is this project's format
-    try:
-        with atomic_path(path) as temporary:
-            model.save(temporary, include_optimizer=False)
-            if learnt_from:
-                provenance.write(temporary, learnt_from)
-    finally:
-        absl_logger.setLevel(level)

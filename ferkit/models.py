@@ -89,7 +89,7 @@ def inference_part(training_model):
 
 def allow_jit(model):
     """Lets Keras compile a model that holds augmentation layers on JAX: a new training
-    model, a training model loaded to resume, or an older saved model."""
+    model, or a training model loaded to resume."""
     if keras.backend.backend() != "jax":
         return
     for layer in model.layers:
@@ -266,12 +266,6 @@ def copy_weights(source, target, source_path):
 def check_width(width):
     if not 0 < width <= 4:
         raise InputError(f"--width must be in (0, 4], got {width}.")
-
-
-def count_parameters(model):
-    trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
-    total = sum(int(keras.ops.size(w)) for w in model.weights)
-    return total, trainable
 
 
 def count_flops(model):

@@ -8,11 +8,11 @@ compiled call per batch, for faces of any count, and the Python API for pictures
 """
 import numpy as np
 
-from ferkit import CLASS_NAMES, INPUT_SHAPE, cli, evaluation, faces, models
+from ferkit import CLASS_NAMES, INPUT_SHAPE, cli, evaluation, faces, model_files, models
 from ferkit.backend import keras
 
 MAX_BATCH = 256
-FAST_MODEL = evaluation.MODELS_DIR / "fast.h5"  # train_fast.py's: small enough for every frame of a video
+FAST_MODEL = model_files.MODELS_DIR / "fast.h5"  # train_fast.py's: small enough for every frame of a video
 
 
 @keras.saving.register_keras_serializable(package="ferkit")
@@ -51,8 +51,8 @@ class Predictor:
     """Loads the member files once; predicts faces, or the faces found in pictures."""
 
     def __init__(self, model_paths=None, tta=True, weights=None, batch_size=MAX_BATCH):
-        self.paths = list(model_paths or evaluation.find_models())
-        self.members = evaluation.load_models(self.paths)
+        self.paths = list(model_paths or model_files.find_models())
+        self.members = model_files.load_models(self.paths)
         evaluation.check_weights(weights, len(self.members))
         self.tta, self.weights, self.batch_size = tta, weights, batch_size
         self.network = ensemble_network(self.members, tta)

@@ -59,6 +59,26 @@ def run_script(*args, cwd=PROJECT_DIR, backend=None, env_path=None):
     return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
 
+def run_in_process(script, *args, capsys):
+    """Runs a project script's main in this process, as run_script does in a new one, for
+    cases that end before any work: no second start of Keras. Native output (TensorFlow's
+    C++ logging) is not captured; tests of that launch the script with run_script."""
+    import runpy
+
+    argv, cwd = sys.argv, os.getcwd()
+    sys.argv = [str(PROJECT_DIR / script), *map(str, args)]
+    code = 0
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    finally:
+        sys.argv = argv
+        os.chdir(cwd)
+    said = capsys.readouterr()
+    return subprocess.CompletedProcess(sys.argv, code, said.out, said.err)
+
+
 def assert_clean_error(result, *fragments):
     """Exit code 2 and, on stderr, nothing but one 'error:' line naming what is wrong."""
     assert result.returncode == 2, result.stdout + result.stderr
@@ -124,3 +144,14 @@ def unparsed(argvs):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def pytest_collection_modifyitems(items):
+    """Marks the tests that launch a script or another Python as slow: each start of Keras
+    costs seconds. `pytest -m "not slow"` runs the rest."""
+    import inspect
+
+    for item in items:
+        source = inspect.getsource(item.function) if hasattr(item, "function") else ""
+        if "run_script(" in source or "subprocess." in source:
+            item.add_marker(pytest.mark.slow)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from conftest import assert_clean_error, run_script
-from ferkit import averaging, data, evaluation, models, provenance
+from conftest import assert_clean_error, run_in_process, run_script
+from ferkit import averaging, data, evaluation, model_files, models, provenance
 from ferkit.backend import keras
 
 
@@ -43,9 +43,9 @@ def test_the_script_saves_an_averaged_model_that_meets_the_contract(fer2013_csv,
     result = run_script("average_models.py", *paths, "--data", fer2013_csv, "--output", output)
     assert result.returncode == 0, result.stderr
     assert f"saved {output}" in result.stdout
-    averaged = evaluation.load_model(output)  # safe mode
+    averaged = model_files.load_model(output)  # safe mode
     kernel = averaged.get_layer("block1_conv1").get_weights()[0]
-    inputs = [evaluation.load_model(path).get_layer("block1_conv1").get_weights()[0] for path in paths]
+    inputs = [model_files.load_model(path).get_layer("block1_conv1").get_weights()[0] for path in paths]
     np.testing.assert_allclose(kernel, np.mean(inputs, axis=0), rtol=1e-6)
     probabilities = evaluation.predict(averaged, np.zeros((3, 48, 48), np.uint8))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
@@ -59,7 +59,7 @@ def test_the_script_saves_an_averaged_model_that_meets_the_contract(fer2013_csv,
 
 
 @pytest.mark.parametrize("problem", ["other network", "output is an input", "one model", "not h5"])
-def test_bad_input_gives_one_clear_error(problem, fer2013_csv, tmp_path):
+def test_bad_input_gives_one_clear_error(problem, fer2013_csv, tmp_path, capsys):
     vgg, inception = tmp_path / "vgg.h5", tmp_path / "inception.h5"
     snapshot(1).save(vgg)
     snapshot(2, models.build_inception).save(inception)
@@ -70,5 +70,5 @@ def test_bad_input_gives_one_clear_error(problem, fer2013_csv, tmp_path):
         "not h5": ((vgg, vgg, "--output", tmp_path / "out.keras"), ["must end in .h5"]),
     }[problem]
     before = vgg.read_bytes()
-    assert_clean_error(run_script("average_models.py", *arguments, "--data", fer2013_csv), *fragments)
+    assert_clean_error(run_in_process("average_models.py", *arguments, "--data", fer2013_csv, capsys=capsys), *fragments)
     assert vgg.read_bytes() == before

@@ -14,9 +14,9 @@ OTHER_BACKENDS = [
 PREDICT = """
 import sys
 import numpy as np
-from ferkit import data, evaluation
+from ferkit import data, evaluation, model_files
 faces = data.load_dataset("data/sample.csv").images[:48]
-np.save(sys.argv[1], np.stack([evaluation.predict(evaluation.load_model(path), faces) for path in sys.argv[2:]]))
+np.save(sys.argv[1], np.stack([evaluation.predict(model_files.load_model(path), faces) for path in sys.argv[2:]]))
 """
 
 

@@ -78,10 +78,18 @@ def test_split_without_usage_is_stratified_disjoint_and_reproducible(tmp_path):
 def test_cache_is_used_and_invalidated_when_the_file_changes(tmp_path):
     images, labels = synthetic_faces(20)
     path = write_csv(tmp_path / "train.csv", images, labels)
-    data.load_dataset(path)
-    cache = tmp_path / "train.csv.cache.npz"
-    assert cache.is_file()
-    assert data._read_cache(path) is not None
+    first = data.load_dataset(path)
+    assert (tmp_path / "train.csv.cache.npz").is_file()
+
+    def csv_not_read(*args, **kwargs):
+        raise AssertionError("the CSV was parsed again although its cache is fresh")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data, "_read_plain_frame", csv_not_read)
+        patch.setattr(data, "_read_frame", csv_not_read)
+        cached = data.load_dataset(path)
+    np.testing.assert_array_equal(cached.images, first.images)
+    np.testing.assert_array_equal(cached.labels, labels)
     new_labels = (labels + 1) % 7
     write_csv(path, images[:10], new_labels[:10])
     reloaded = data.load_dataset(path)

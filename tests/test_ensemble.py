@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from conftest import PROJECT_DIR, assert_clean_error, run_script, synthetic_faces, write_csv
-from ferkit import data, evaluation
+from conftest import PROJECT_DIR, assert_clean_error, run_in_process, run_script, synthetic_faces, write_csv
+from ferkit import data, evaluation, model_files
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def run_report(tmp_path, *arguments):
 def expected_probabilities(paths, images, weights=None, tta=False):
     outputs = []
     for path in paths:
-        model = evaluation.load_model(path)
+        model = model_files.load_model(path)
         probabilities = evaluation.predict(model, images, verbose=0)
         if tta:
             probabilities = (probabilities + evaluation.predict(model, images, flip=True, verbose=0)) / 2
@@ -49,7 +49,7 @@ def test_figures_equal_sklearn_on_the_same_predictions(tiny_models, faces_csv, t
     assert [ensemble["macro"][k] for k in ("precision", "recall", "f1")] == pytest.approx(macro[:3])
     assert f"ensemble: {ensemble['accuracy']:.4f}" in stdout
     assert "rows are true labels, columns are predictions" in stdout
-    assert report["models"][0]["sha256"] == evaluation.sha256(tiny_models[0])
+    assert report["models"][0]["sha256"] == model_files.sha256(tiny_models[0])
     for picture in ("confusion_matrix.png", "class_scores.png", "mistakes.png"):
         from PIL import Image
 
@@ -156,23 +156,23 @@ def test_a_report_the_disk_refuses_names_the_file_and_keeps_the_previous_one(tin
 
 
 def test_no_models_found_says_where_it_looked_and_how_to_train(tmp_path, monkeypatch):
-    monkeypatch.setattr(evaluation, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(model_files, "MODELS_DIR", tmp_path)
     with pytest.raises(Exception, match=f"no models found in {tmp_path}.*train_vgg.py"):
-        evaluation.load_models(evaluation.find_models(tmp_path))
+        model_files.load_models(model_files.find_models(tmp_path))
 
 
-def test_data_problems_and_bad_weights(tiny_models, faces_csv, tmp_path):
-    assert_clean_error(run_script("test_ensemble_model.py", "--models", tiny_models[0], "--data", tmp_path / "none.csv"),
+def test_data_problems_and_bad_weights(tiny_models, faces_csv, tmp_path, capsys):
+    assert_clean_error(run_in_process("test_ensemble_model.py", "--models", tiny_models[0], "--data", tmp_path / "none.csv", capsys=capsys),
                        "none.csv: no such file")
-    assert_clean_error(run_script("test_ensemble_model.py", "--models", *tiny_models, "--weights", "1", "--data", faces_csv),
+    assert_clean_error(run_in_process("test_ensemble_model.py", "--models", *tiny_models, "--weights", "1", "--data", faces_csv, capsys=capsys),
                        "--weights has 1 values for 2 models")
-    assert_clean_error(run_script("test_ensemble_model.py", "--models", *tiny_models, "--data", faces_csv,
-                                  "--report-dir", faces_csv), "--report-dir", "is a file")
+    assert_clean_error(run_in_process("test_ensemble_model.py", "--models", *tiny_models, "--data", faces_csv,
+                                  "--report-dir", faces_csv, capsys=capsys), "--report-dir", "is a file")
     for weights in (("0", "0"), ("1", "-1")):
-        assert_clean_error(run_script("test_ensemble_model.py", "--models", *tiny_models, "--weights", *weights,
-                                      "--data", faces_csv), "--weights must be zero or more")
+        assert_clean_error(run_in_process("test_ensemble_model.py", "--models", *tiny_models, "--weights", *weights,
+                                      "--data", faces_csv, capsys=capsys), "--weights must be zero or more")
     no_private = write_csv(tmp_path / "public.csv", *synthetic_faces(7), usage=["PublicTest"] * 7)
-    assert_clean_error(run_script("test_ensemble_model.py", "--models", tiny_models[0], "--data", no_private),
+    assert_clean_error(run_in_process("test_ensemble_model.py", "--models", tiny_models[0], "--data", no_private, capsys=capsys),
                        "no PrivateTest rows", "--usage (PublicTest or all)")
 
 
@@ -195,7 +195,7 @@ def test_models_tested_on_the_faces_they_trained_on_are_flagged_in_any_copy_of_t
     regrained = np.clip(full.images[training] + grain, 0, 255).astype(np.uint8)
     train_csv = write_csv(tmp_path / "train.csv", regrained, full.labels[training])
     untrained = tmp_path / "untrained.h5"
-    evaluation.load_model(trained).save(untrained)  # the same network, saved without a record
+    model_files.load_model(trained).save(untrained)  # the same network, saved without a record
 
     stdout, report, report_dir = run_report(tmp_path, "--models", trained, untrained, "--data", train_csv)
     assert [entry["faces_learnt_from"] for entry in report["models"]] == [report["num_faces"], 0]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_clean_error, run_script
-from ferkit import cli, data, faces
+from conftest import assert_clean_error, run_in_process, run_script
+from ferkit import cli, data, faces, model_files
 
 
 @pytest.fixture(scope="module")
@@ -91,24 +91,29 @@ def test_predict_prints_seven_probabilities_summing_to_one(astronaut, tiny_model
     (face,) = document["results"][0]["faces"]
     assert len(face["probabilities"]) == 7
     assert sum(face["probabilities"].values()) == pytest.approx(1, abs=1e-3)
-    with Image.open(tmp_path / "out" / "astronaut.png") as annotated:
-        assert annotated.size == (512, 512)
+    with Image.open(tmp_path / "out" / "astronaut.png") as annotated, Image.open(astronaut) as original:
+        assert annotated.size == original.size == (512, 512)
+        drawn = np.asarray(annotated.convert("RGB"), dtype=int) != np.asarray(original.convert("RGB"), dtype=int)
+    box = face["box"]
+    outline = drawn[box["y"]:box["y"] + box["height"], box["x"]:box["x"] + box["width"]].any(axis=2)
+    assert outline[:, 0].mean() > 0.9 and outline[0, :].mean() > 0.5  # the box's left edge and the top, under the label
+    assert drawn[:box["y"] - 40].mean() < 0.01  # far from the face the picture is untouched
     with open(tmp_path / "tables" / "faces.csv") as file:  # its folder made as needed
         rows = list(csv.DictReader(file))
     assert len(rows) == 1 and rows[0]["emotion"] == face["emotion"]
 
 
-def test_predict_never_writes_over_the_pictures(astronaut, tiny_model, tmp_path):
+def test_predict_never_writes_over_the_pictures(astronaut, tiny_model, tmp_path, capsys):
     folder = tmp_path / "photos"
     (folder / "trip").mkdir(parents=True)
     Image.open(astronaut).save(folder / "trip" / "astronaut.png")
     before = (folder / "trip" / "astronaut.png").read_bytes()
     for source, annotate in ((folder, folder), (folder, folder / "trip"), (folder / "trip" / "astronaut.png", folder / "trip")):
-        result = run_script("predict.py", source, "--models", tiny_model, "--annotate", annotate)
+        result = run_in_process("predict.py", source, "--models", tiny_model, "--annotate", annotate, capsys=capsys)
         assert_clean_error(result, "--annotate", str(annotate))
-    result = run_script("predict.py", folder, "--models", tiny_model, "--csv", folder / "trip" / "astronaut.png")
+    result = run_in_process("predict.py", folder, "--models", tiny_model, "--csv", folder / "trip" / "astronaut.png", capsys=capsys)
     assert_clean_error(result, "--csv", "one of the pictures")
-    result = run_script("predict.py", folder, "--models", tiny_model, "--csv", tmp_path)
+    result = run_in_process("predict.py", folder, "--models", tiny_model, "--csv", tmp_path, capsys=capsys)
     assert_clean_error(result, "--csv", "is a folder")
     assert [path.name for path in folder.rglob("*") if path.is_file()] == ["astronaut.png"]
     assert (folder / "trip" / "astronaut.png").read_bytes() == before
@@ -173,7 +178,7 @@ def test_each_face_is_averaged_with_its_mirror_image_unless_no_tta(tiny_model, t
 
     from ferkit import evaluation
 
-    model = evaluation.load_model(tiny_model)
+    model = model_files.load_model(tiny_model)
     plain = evaluation.predict(model, pixels[np.newaxis], verbose=0)[0]
     mirrored = evaluation.predict(model, pixels[np.newaxis], flip=True, verbose=0)[0]
     assert np.abs(plain - mirrored).max() > 0.01
@@ -205,13 +210,13 @@ def test_folders_to_csv_to_training(tmp_path):
     assert trained.returncode == 0, trained.stderr
 
 
-def test_data_resize_never_writes_into_the_source_or_over_existing_files(tmp_path):
+def test_data_resize_never_writes_into_the_source_or_over_existing_files(tmp_path, capsys):
     photos = tmp_path / "photos"
     make_class_folders(photos, per_class=1)
-    assert_clean_error(run_script("preprocess/data_resize.py", photos, "--out", photos / "faces"), "inside")
+    assert_clean_error(run_in_process("preprocess/data_resize.py", photos, "--out", photos / "faces", capsys=capsys), "inside")
     picture = next(photos.rglob("*.png"))
     before = picture.read_bytes()
-    assert_clean_error(run_script("preprocess/data_resize.py", picture, "--out", picture.parent, "--overwrite"),
+    assert_clean_error(run_in_process("preprocess/data_resize.py", picture, "--out", picture.parent, "--overwrite", capsys=capsys),
                        "would write over", str(picture))
     assert picture.read_bytes() == before
     out = tmp_path / "faces"
@@ -220,8 +225,8 @@ def test_data_resize_never_writes_into_the_source_or_over_existing_files(tmp_pat
     result = run_script("preprocess/data_resize.py", photos, "--out", out)
     assert result.returncode == 0
     assert (out / "sad" / "0.png").read_bytes() == b"mine" and "exists" in result.stdout
-    assert_clean_error(run_script("preprocess/data_resize.py", photos / "missing", "--out", out), "no such file")
-    assert_clean_error(run_script("preprocess/data_resize.py", photos, "--out", picture / "faces"),
+    assert_clean_error(run_in_process("preprocess/data_resize.py", photos / "missing", "--out", out, capsys=capsys), "no such file")
+    assert_clean_error(run_in_process("preprocess/data_resize.py", photos, "--out", picture / "faces", capsys=capsys),
                        "--out", "is a file, not a folder")
 
 

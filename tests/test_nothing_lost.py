@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import PROJECT_DIR, assert_clean_error, run_script, synthetic_faces, write_csv
-from ferkit import InputError, data, distillation, evaluation
+from ferkit import InputError, data, data_cache, distillation, model_files
 
 
 def digest(path):
@@ -61,7 +61,7 @@ def test_a_damaged_data_cache_is_rebuilt_with_a_line_saying_so(tmp_path, capsys)
     dataset = data.load_dataset(path)
     assert np.array_equal(dataset.images, images) and np.array_equal(dataset.labels, labels)
     assert "train.csv.cache.npz: damaged" in capsys.readouterr().out
-    assert data._read_cache(path) is not None  # rebuilt whole
+    assert data_cache.read(path) is not None  # rebuilt whole
 
 
 def test_a_damaged_teachers_cache_is_predicted_again(tiny_models, train_csv, tmp_path, capsys):
@@ -127,7 +127,7 @@ def test_a_model_with_a_lambda_layer_gets_one_line_saying_so(tmp_path):
     path = tmp_path / "lambda.keras"
     keras.Model(inputs, outputs).save(path)
     with pytest.raises(InputError, match="lambda.keras: it holds a Lambda layer"):
-        evaluation.load_model(path)
+        model_files.load_model(path)
 
 
 def test_a_very_large_picture_gives_no_pillow_warning(tiny_models, tmp_path):
@@ -140,12 +140,12 @@ def test_a_very_large_picture_gives_no_pillow_warning(tiny_models, tmp_path):
 KILLED_RUN = """
 import os, runpy, sys
 from ferkit import files
-save_model = files.save_model
+save_model = model_files.save_model
 def killed(*args, **kwargs):
     if {after}:
         save_model(*args, **kwargs)
     os._exit(9)
-files.save_model = killed
+model_model_files.save_model = killed
 sys.argv = ["train_vgg.py", "--data", {data!r}, "--output", {output!r}, "--width", "0.125", "--epochs", "2"]
 runpy.run_path("train_vgg.py", run_name="__main__")
 """
@@ -159,7 +159,7 @@ def test_a_run_killed_around_its_first_model_save_resumes(train_csv, tmp_path, a
     resumed = run_script("train_vgg.py", "--output", output, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch 1" in resumed.stdout and "Epoch 2/2" in resumed.stdout
-    assert evaluation.load_model(output).output_shape == (None, 7)
+    assert model_files.load_model(output).output_shape == (None, 7)
 
 
 def test_leftovers_of_a_killed_run_go_with_the_next_run_on_that_output(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import PROJECT_DIR, run_script
-from ferkit import data, evaluation, export
+from ferkit import data, evaluation, export, model_files
 from ferkit import CLASS_NAMES
 from ferkit.predictor import Predictor
 
@@ -21,7 +21,7 @@ def reference(paths, images, tta=True):
     """Each model called on its own, the mirrored faces apart: (models, N, 7)."""
     outputs = []
     for path in paths:
-        model = evaluation.load_model(path)
+        model = model_files.load_model(path)
         plain = evaluation.predict(model, images, verbose=0)
         outputs.append((plain + evaluation.predict(model, images, flip=True, verbose=0)) / 2 if tta else plain)
     return np.stack(outputs)

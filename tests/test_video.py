@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import PROJECT_DIR, assert_clean_error, run_script
-from ferkit import CLASS_NAMES, InputError, data, video
+from ferkit import CLASS_NAMES, InputError, data, display, video
 from ferkit.predictor import Predictor
 
 FPS = 10
@@ -117,7 +117,7 @@ def test_ctrl_c_keeps_the_frames_done_and_a_playable_video(clip, tiny_models, tm
         return predict_faces(images)
 
     predictor.predict_faces = interrupted_on_the_fifth
-    output = video.VideoOutput(tmp_path / "out.mp4", FPS, (640, 480))
+    output = display.VideoOutput(tmp_path / "out.mp4", FPS, (640, 480))
     analysis, analysed, interrupted = video.analyse(video.open_capture(str(clip[0])), predictor, output=output)
     output.close()
     assert interrupted and len(analysis.rows) == 4 and analysed == 4
@@ -161,7 +161,7 @@ def test_a_camera_that_does_not_open_says_so(tiny_models, tmp_path):
 @pytest.mark.skipif(bool(os.environ.get("DISPLAY")), reason="a display is there: the window would open")
 def test_without_a_display_the_window_says_what_to_do_instead():
     with pytest.raises(InputError, match="no window can open here.*--annotate DIR"):
-        video.Window()
+        display.Window()
 
 
 def test_outputs_never_replace_the_video_or_a_model(clip, tiny_models, tmp_path):
