@@ -42,6 +42,20 @@ runs/retired/vgg_quarter_5.h5 runs/retired/vgg_quarter_6.h5 runs/model_2/restart
 runs/model_2/restart_2.h5 runs/model_2/restart_3.h5 runs/model_2/restart_5.h5 runs/retired/inception_half.h5 \
 runs/model_2/distill_1.h5"
 
+# The recipe of models 1, 23 and 24: a VGG-16 x0.75's GPU run fitted to 6.78 minutes, a warm
+# restart on the CPU and the mean of the two. vgg_x075 NAME SEED RESTART_SEED MINUTES [FLAG...]
+vgg_x075() {
+    local name=$1 seed=$2 restart_seed=$3 minutes=$4
+    shift 4
+    step env KERAS_BACKEND=jax python3 train_vgg.py --data "$DATA" --width 0.75 --augment full --schedule cosine \
+        --batch-size 128 --lr 0.02 --epochs 150 --patience 150 --seed "$seed" --mixed-precision --time-limit 6.78 \
+        --fit-to-time --output "runs/$name/run.h5"
+    step python3 train_vgg.py --data "$DATA" --init "runs/$name/run.h5" --width 0.75 --batch-size 64 --augment full \
+        --lr 0.006 --schedule cosine --epochs 12 --patience 12 --seed "$restart_seed" "$@" --time-limit "$minutes" \
+        --fit-to-time --output "runs/$name/restart.h5"
+    step python3 average_models.py "runs/$name/run.h5" "runs/$name/restart.h5" --data "$DATA" --output "models/$name.h5"
+}
+
 # Another recipe's steps, for the files this one needs.
 needs() {
     echo "# recipes/$1.sh"
