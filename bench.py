@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ferkit import NUM_CLASSES, cli, data, export, model_files, models, training, video
+from ferkit import NUM_CLASSES, cli, data, evaluation, export, model_files, models, training, video
 from ferkit.predictor import FAST_MODEL, Predictor
 
 BUILDERS = {"vgg16": models.build_vgg16, "inception_v1": models.build_inception}
@@ -135,6 +135,25 @@ def bench_predictor(name, paths, tta, ceiling, onnx_dir=None):
     return row
 
 
+def bench_one_at_a_time(paths, ceiling):
+    """The ensemble with flips as it was predicted before the predictor: each model called
+    on its own, on the faces and then on their mirror images, the answers averaged in NumPy."""
+    members = model_files.load_models(paths)
+    flops = 2 * sum(models.count_flops(member) for member in members)
+
+    def predict(faces):
+        return evaluation.average([evaluation.predict(member, faces, flip=flip, verbose=0)
+                                   for member in members for flip in (False, True)])
+
+    row = {"model": f"ensemble of {len(paths)}, one model at a time", "tta": True, "gflop_per_face": flops / 1e9,
+           "load_s": 0.0}
+    for batch_size in (1, 256):
+        faces_per_s = rate(predict, random_faces(batch_size))
+        row[f"keras_batch_{batch_size}"] = faces_per_s
+        row[f"keras_batch_{batch_size}_of_ceiling"] = faces_per_s * flops / 1e9 / ceiling
+    return row
+
+
 def bench_video(paths, tta, folder, seconds=6, fps=25):
     """Frames/s end to end on a 640x480 clip of one moving face: decode, detect, predict, draw, encode."""
     clip = pathlib.Path(folder) / "clip.mp4"
@@ -171,10 +190,12 @@ def main():
             candidates = [(f"ensemble of {len(committed)}", committed, True)]
             candidates += [(path.stem, [path], True) for path in committed]
             candidates += [(path.stem, [path], tta) for path in fast for tta in (True, False)]
-            report["inference"] = [bench_predictor(name, paths, tta, ceiling, onnx_dir) for name, paths, tta in candidates]
+            report["inference"] = [bench_one_at_a_time(committed, ceiling)]
+            report["inference"] += [bench_predictor(name, paths, tta, ceiling, onnx_dir) for name, paths, tta in candidates]
         if "video" in args.sections and (fast or committed):
-            report["video"] = [bench_video(paths, tta, folder) for paths, tta in ([(fast, True), (fast, False)] if fast
-                                                                                  else [(committed, True)])]
+            runs = [(fast, True), (fast, False)] if fast else []
+            runs += [(committed, True)] if committed else []
+            report["video"] = [bench_video(paths, tta, folder) for paths, tta in runs]
     report["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
@@ -196,12 +217,12 @@ def format_report(report):
         lines.append("")
     if report.get("inference"):
         lines += ["inference, faces/s (of ceiling)",
-                  f"{'model':<16}{'flips':>6}{'GFLOP/face':>11}{'load s':>7}{'Keras batch 1':>20}{'Keras batch 256':>20}"
+                  f"{'model':<36}{'flips':>6}{'GFLOP/face':>11}{'load s':>7}{'Keras batch 1':>20}{'Keras batch 256':>20}"
                   f"{'ONNX batch 1':>20}{'ONNX batch 256':>20}"]
         for row in report["inference"]:
             cells = [f"{row[key]:>9.1f} ({row[key + '_of_ceiling']:>5.0%})" if key in row else f"{'-':>17}"
                      for key in ("keras_batch_1", "keras_batch_256", "onnx_batch_1", "onnx_batch_256")]
-            lines.append(f"{row['model']:<16}{'yes' if row['tta'] else 'no':>6}{row['gflop_per_face']:>11.2f}"
+            lines.append(f"{row['model']:<36}{'yes' if row['tta'] else 'no':>6}{row['gflop_per_face']:>11.2f}"
                          f"{row['load_s']:>7.1f}" + "".join(f"{cell:>20}" for cell in cells))
         lines.append("")
     for row in report.get("video", []):

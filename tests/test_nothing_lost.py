@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PROJECT_DIR, assert_clean_error, run_script, synthetic_faces, write_csv
+from conftest import PROJECT_DIR, assert_clean_error, run_in_process, run_script, synthetic_faces, write_csv
 from ferkit import InputError, data, data_cache, distillation, model_files
 
 
@@ -49,6 +49,15 @@ def test_a_run_never_replaces_its_own_teacher(tiny_models, train_csv, tmp_path):
                         "--teacher", teacher, "--output", teacher)
     assert_clean_error(result, "--output", "--teacher")
     assert digest(teacher) == before
+
+
+def test_a_runs_history_file_never_replaces_its_data(tmp_path, capsys):
+    data_file = write_csv(tmp_path / "m.history.csv", *synthetic_faces(140))  # the history m.h5's run would write
+    before = digest(data_file)
+    result = run_in_process("train_vgg.py", "--data", data_file, "--output", tmp_path / "m.h5", "--epochs", "1",
+                            capsys=capsys)
+    assert_clean_error(result, "--output", "--data")
+    assert digest(data_file) == before
 
 
 def test_a_damaged_data_cache_is_rebuilt_with_a_line_saying_so(tmp_path, capsys):
