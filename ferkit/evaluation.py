@@ -38,23 +38,19 @@ def score(labels, probabilities):
 
     predictions = probabilities.argmax(axis=1)
     classes = list(range(NUM_CLASSES))
-    precision, recall, f1, support = metrics.precision_recall_fscore_support(
-        labels, predictions, labels=classes, zero_division=0
-    )
-    result = {
+    table = metrics.classification_report(labels, predictions, labels=classes, target_names=CLASS_NAMES,
+                                          output_dict=True, zero_division=0)
+
+    def scores(row):
+        return {"precision": float(row["precision"]), "recall": float(row["recall"]), "f1": float(row["f1-score"])}
+
+    return {
         "accuracy": float(metrics.accuracy_score(labels, predictions)),
         "confusion_matrix": metrics.confusion_matrix(labels, predictions, labels=classes).tolist(),
-        "classes": {
-            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for name, p, r, f, s in zip(CLASS_NAMES, precision, recall, f1, support)
-        },
+        "classes": {name: {**scores(table[name]), "support": int(table[name]["support"])} for name in CLASS_NAMES},
+        "macro": scores(table["macro avg"]),
+        "weighted": scores(table["weighted avg"]),
     }
-    for average_kind in ("macro", "weighted"):
-        p, r, f, _ = metrics.precision_recall_fscore_support(
-            labels, predictions, labels=classes, average=average_kind, zero_division=0
-        )
-        result[average_kind] = {"precision": float(p), "recall": float(r), "f1": float(f)}
-    return result
 
 
 def confident_mistakes(labels, probabilities, per_class):

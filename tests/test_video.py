@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PROJECT_DIR, assert_clean_error, run_script
+from conftest import PROJECT_DIR, assert_clean_error, run_in_process, run_script
 from ferkit import CLASS_NAMES, InputError, data, display, video
 from ferkit.predictor import Predictor
 
@@ -164,13 +164,13 @@ def test_without_a_display_the_window_says_what_to_do_instead():
         display.Window()
 
 
-def test_outputs_never_replace_the_video_or_a_model(clip, tiny_models, tmp_path):
+def test_outputs_never_replace_the_video_or_a_model(clip, tiny_models, tmp_path, capsys):
     source = tmp_path / "clip.mp4"
     source.write_bytes(clip[0].read_bytes())
     before = source.read_bytes(), tiny_models[0].read_bytes()
-    into_itself = run_script("predict.py", source, "--models", tiny_models[0], "--annotate", tmp_path)
+    into_itself = run_in_process("predict.py", source, "--models", tiny_models[0], "--annotate", tmp_path, capsys=capsys)
     assert_clean_error(into_itself, "--annotate", "one of the videos")
-    over_model = run_script("predict.py", source, "--models", tiny_models[0], "--csv", tiny_models[0])
+    over_model = run_in_process("predict.py", source, "--models", tiny_models[0], "--csv", tiny_models[0], capsys=capsys)
     assert_clean_error(over_model, "--csv", "one of the models")
     assert (source.read_bytes(), tiny_models[0].read_bytes()) == before
 
