@@ -96,7 +96,7 @@ def predict_video(args):
     if args.csv:
         analysis.write_csv(args.csv)
     if plot_path:
-        plots.plot_emotions_over_time(analysis.by_face(), plot_path, f"{name}: emotions over time")
+        plots.plot_emotions_over_time(analysis.lasting(), plot_path, f"{name}: emotions over time")
     print(analysis.summary(analysed))
     written = [path for path in (args.csv, plot_path, target) if path]
     if written:

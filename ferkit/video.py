@@ -15,6 +15,7 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 DETECT_SIDE = 480  # frames are searched at this size at most: the cascade's cost grows with the pixels
 MIN_OVERLAP = 0.3  # of two boxes' union: a face in the next frame this close is the same face
 MAX_MISSED = 12  # analysed frames a track survives without its face, for blinks of the detector
+BRIEF_FRAMES = 3  # a track seen in fewer analysed frames, and in under a tenth of the longest's, is a stray detection
 CSV_FIELDS = ("frame", "time_s", "face_id", "x", "y", "width", "height", "emotion", *CLASS_NAMES)
 
 
@@ -135,14 +136,24 @@ class Analysis:
         return {face_id: (np.array([r["time_s"] for r in rows]), np.array([[r[n] for n in CLASS_NAMES] for r in rows]))
                 for face_id, rows in grouped.items()}
 
+    def lasting(self):
+        """by_face without the brief tracks that stray detections (a shadow, a hand) leave."""
+        tracks = self.by_face()
+        longest = max((len(times) for times, _ in tracks.values()), default=0)
+        return {face_id: track for face_id, track in tracks.items()
+                if len(track[0]) >= min(BRIEF_FRAMES, 0.1 * longest)}
+
     def summary(self, frames_analysed):
-        lines = [f"{frames_analysed} frames analysed; {len(self.by_face())} face(s) seen"]
-        for face_id, (times, probabilities) in self.by_face().items():
+        tracks, brief = self.lasting(), len(self.by_face()) - len(self.lasting())
+        strays = (f" ({brief} brief detection(s), under {BRIEF_FRAMES} frames, left out here and in the plot; "
+                  "the CSV has them)") if brief else ""
+        lines = [f"{frames_analysed} frames analysed; {len(tracks)} face(s) seen{strays}"]
+        for face_id, (times, probabilities) in tracks.items():
             shares = np.bincount(probabilities.argmax(axis=1), minlength=len(CLASS_NAMES)) / len(probabilities)
             dominant = CLASS_NAMES[int(probabilities.mean(axis=0).argmax())]
             share_text = "  ".join(f"{name} {share:.0%}" for name, share in
                                    sorted(zip(CLASS_NAMES, shares), key=lambda item: -item[1]) if share > 0)
-            lines.append(f"  face {face_id}: {len(times)} frames, {times[0]:.1f}-{times[-1]:.1f} s, mostly {dominant}; "
+            lines.append(f"  face {face_id}: {len(times)} frame{'s' if len(times) != 1 else ''}, {times[0]:.1f}-{times[-1]:.1f} s, mostly {dominant}; "
                          f"time in each emotion: {share_text}")
         return "\n".join(lines)
 

@@ -126,6 +126,24 @@ def test_ctrl_c_keeps_the_frames_done_and_a_playable_video(clip, tiny_models, tm
     assert [path.name for path in tmp_path.iterdir()] == ["out.mp4"]  # no partial file left
 
 
+def test_brief_stray_detections_leave_the_summary_but_not_the_csv():
+    analysis = video.Analysis()
+    tracker = video.Tracker()
+    probabilities = np.eye(7)[3]
+    for frame in range(40):
+        boxes = [(10 + frame, 10, 100, 100)] + ([(400, 300, 40, 40)] if frame in (7, 8) else [])
+        for track in tracker.assign(boxes):
+            analysis.add(frame, frame / 25, track, probabilities)
+    assert len(analysis.rows) == 42 and set(analysis.by_face()) == {1, 2}
+    assert list(analysis.lasting()) == [1]
+    summary = analysis.summary(40)
+    assert "1 face(s) seen (1 brief detection(s)" in summary and "face 2" not in summary
+    short = video.Analysis()  # where every track is short, as with --fps on a short clip, none is a stray
+    for frame in range(2):
+        short.add(frame, frame, tracker.assign([(10, 10, 100, 100)])[0], probabilities)
+    assert len(short.lasting()) == 1
+
+
 def test_tracks_match_by_overlap():
     tracker = video.Tracker()
     first = tracker.assign([(0, 0, 100, 100), (300, 0, 100, 100)])
