@@ -148,13 +148,13 @@ def test_a_very_large_picture_gives_no_pillow_warning(tiny_models, tmp_path):
 
 KILLED_RUN = """
 import os, runpy, sys
-from ferkit import files
+from ferkit import model_files
 save_model = model_files.save_model
 def killed(*args, **kwargs):
     if {after}:
         save_model(*args, **kwargs)
     os._exit(9)
-model_model_files.save_model = killed
+model_files.save_model = killed
 sys.argv = ["train_vgg.py", "--data", {data!r}, "--output", {output!r}, "--width", "0.125", "--epochs", "2"]
 runpy.run_path("train_vgg.py", run_name="__main__")
 """
