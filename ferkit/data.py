@@ -25,10 +25,8 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 MAX_REPORTED_ROWS = 5
 ROWS_PER_CHUNK = 128
 PAD = 3
-GET_DATA_HELP = (
-    "Download FER-2013 from Kaggle and put train.csv or fer2013.csv in data/ "
-    "(README.md, 'Getting FER-2013'), or pass --data PATH."
-)
+GET_DATA_HELP = ("Download FER-2013 from Kaggle and put train.csv or fer2013.csv in data/ "
+                 "(docs/TRAINING.md, 'Getting FER-2013'), or pass --data PATH.")
 
 
 @dataclasses.dataclass

@@ -116,4 +116,4 @@ def learnt_faces_warning(report):
     how_many = "all" if low == total else f"{low}" if low == high else f"{low} to {high}"
     return (f"{who} learnt from {how_many} of the {total} faces tested, so these figures overstate how they do "
             "on faces they have not seen. Test them on others: fer2013.csv's PublicTest or PrivateTest rows, or "
-            "the test/ folder of FER-2013's picture edition (README, 'Getting FER-2013').")
+            "the test/ folder of FER-2013's picture edition (docs/TRAINING.md, 'Getting FER-2013').")

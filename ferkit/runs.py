@@ -18,7 +18,7 @@ PLATEAU_PATIENCE = 8
 
 def training_parser(description, model_file, width_help="width multiplier: 1.0 is the full network", **recipe):
     """The shared flags. A script's `recipe` sets their defaults to the run of the model it
-    ships (models/README.md), so that the script alone trains another like it."""
+    ships (recipes/), so that the script alone trains another like it."""
     parser = argparse.ArgumentParser(description=description)
     cli.add_data_flags(parser, "FER-2013 CSV, plain or .gz (default: data/fer2013.csv if present, else data/train.csv)",
                        default=data.default_data_path())
