@@ -128,10 +128,16 @@ def bench_predictor(name, paths, tta, ceiling, onnx_dir=None):
         session = export.onnx_session(path)
         runtimes["onnx"] = lambda faces: export.onnx_predict(session, faces)
     for runtime, predict in runtimes.items():
-        for batch_size in (1, 256):
-            faces_per_s = rate(predict, random_faces(batch_size))
-            row[f"{runtime}_batch_{batch_size}"] = faces_per_s
-            row[f"{runtime}_batch_{batch_size}_of_ceiling"] = faces_per_s * flops / 1e9 / ceiling
+        add_rates(row, runtime, predict, flops, ceiling)
+    return row
+
+
+def add_rates(row, runtime, predict, flops, ceiling):
+    """row with predict's faces/s at batch 1 and 256, each also as a fraction of the ceiling."""
+    for batch_size in (1, 256):
+        faces_per_s = rate(predict, random_faces(batch_size))
+        row[f"{runtime}_batch_{batch_size}"] = faces_per_s
+        row[f"{runtime}_batch_{batch_size}_of_ceiling"] = faces_per_s * flops / 1e9 / ceiling
     return row
 
 
@@ -147,11 +153,7 @@ def bench_one_at_a_time(paths, ceiling):
 
     row = {"model": f"ensemble of {len(paths)}, one model at a time", "tta": True, "gflop_per_face": flops / 1e9,
            "load_s": 0.0}
-    for batch_size in (1, 256):
-        faces_per_s = rate(predict, random_faces(batch_size))
-        row[f"keras_batch_{batch_size}"] = faces_per_s
-        row[f"keras_batch_{batch_size}_of_ceiling"] = faces_per_s * flops / 1e9 / ceiling
-    return row
+    return add_rates(row, "keras", predict, flops, ceiling)
 
 
 def bench_video(paths, tta, folder, seconds=6, fps=25):

@@ -9,11 +9,11 @@ import time
 from ferkit import cli, model_files, models, runs
 from ferkit.backend import keras
 
+
 class EpochRecorder(keras.callbacks.Callback):
     """After each epoch: history CSV and PNG, the best model, learning-rate and stopping
     decisions, and a resume point. Kept in one callback so that the resume point
     holds every piece of state that decides the rest of the run."""
-
 
     def __init__(self, output, state, patience, deadline=None, halve_lr=True, export=lambda model: model,
                  learnt_from=()):
@@ -32,7 +32,6 @@ class EpochRecorder(keras.callbacks.Callback):
         self.stopped = state["stopped"] = runs.stopped_early(state, patience)
         self.diverged_in = None
 
-
     def on_epoch_end(self, epoch, logs=None):
         if not math.isfinite(logs["loss"]):
             # Weights that gave NaN or infinite losses predict nothing: keep the last good
@@ -45,7 +44,6 @@ class EpochRecorder(keras.callbacks.Callback):
         row.update({name: float(logs[name]) for name in runs.HISTORY_FIELDS[1:-1]})
         self.history.append(row)
         runs.write_history(self.history, self.history_csv, self.history_png)
-
 
         state = self.state
         state["epoch"] = epoch + 1
@@ -79,7 +77,6 @@ class StopBetweenBatches(keras.callbacks.Callback):
     (the run goes on) or leave native state broken (a crash). Here the signal only sets a flag,
     and the interrupt is raised between batches. A second Ctrl-C stops at once."""
 
-
     def __enter__(self):
         self.requested = False
         # Only over Python's own handler: not where SIGINT is ignored, as in a background job.
@@ -88,11 +85,9 @@ class StopBetweenBatches(keras.callbacks.Callback):
             signal.signal(signal.SIGINT, self.request)
         return self
 
-
     def __exit__(self, *error):
         if self.installed:
             signal.signal(signal.SIGINT, signal.default_int_handler)
-
 
     def request(self, signal_number, frame):
         if self.requested:
@@ -100,14 +95,11 @@ class StopBetweenBatches(keras.callbacks.Callback):
         self.requested = True
         os.write(sys.stderr.fileno(), b"\nstopping after this batch; Ctrl-C again stops at once\n")  # no buffer to re-enter
 
-
     def on_train_batch_end(self, batch, logs=None):
         self.stop_if_requested()
 
-
     def on_test_batch_end(self, batch, logs=None):
         self.stop_if_requested()
-
 
     def stop_if_requested(self):
         if self.requested:
@@ -118,11 +110,9 @@ class CosineSchedule(keras.callbacks.Callback):
     """Sets the learning rate before each epoch from the epoch number alone, so a resumed
     run picks up the curve where it stopped: base_lr at `start`, near zero by `end`."""
 
-
     def __init__(self, start, end, base_lr):
         super().__init__()
         self.start, self.end, self.base_lr = start, end, base_lr
-
 
     def on_epoch_begin(self, epoch, logs=None):
         progress = (epoch - self.start) / (self.end - self.start)
@@ -136,9 +126,7 @@ class FitToTime(keras.callbacks.Callback):
     The run's epochs in its resume point become that end: --resume follows the same curve.
     Comes before the EpochRecorder, which saves the resume point."""
 
-
     PACE_EPOCHS = 3  # recent enough to follow a machine that speeds up or slows down
-
 
     def __init__(self, schedule, deadline, state, clock=time.monotonic):
         super().__init__()
@@ -146,10 +134,8 @@ class FitToTime(keras.callbacks.Callback):
         self.most = schedule.end
         self.durations = []
 
-
     def on_epoch_begin(self, epoch, logs=None):
         self.began = self.clock()
-
 
     def on_epoch_end(self, epoch, logs=None):
         now = self.clock()

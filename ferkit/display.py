@@ -34,8 +34,7 @@ class VideoOutput:
 
         self.path = pathlib.Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        files.remove_leftovers(self.path.parent, self.path.stem)
-        self.temporary = self.path.with_name(f"{files.partial_prefix(self.path.stem)}{self.path.suffix}")
+        self.temporary = self.path.with_name(files.partial_prefix(self.path.parent, self.path.stem) + self.path.suffix)
         self.writer = cv2.VideoWriter(str(self.temporary), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self.writer.isOpened():
             raise InputError(f"--annotate {self.path.parent}: OpenCV cannot write an mp4 video there.")

@@ -19,9 +19,8 @@ class atomic_path:
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(self.path.parent, self.path.stem)
         descriptor, self.temporary = tempfile.mkstemp(
-            dir=self.path.parent, prefix=partial_prefix(self.path.stem), suffix=self.path.suffix
+            dir=self.path.parent, prefix=partial_prefix(self.path.parent, self.path.stem), suffix=self.path.suffix
         )
         os.close(descriptor)
         return self.temporary
@@ -44,8 +43,7 @@ def atomic_folder(path):
     one that failed halfway. What `path` held that the run did not write is kept."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(path.parent, path.name)
-    temporary = pathlib.Path(tempfile.mkdtemp(dir=path.parent, prefix=partial_prefix(path.name)))
+    temporary = pathlib.Path(tempfile.mkdtemp(dir=path.parent, prefix=partial_prefix(path.parent, path.name)))
     try:
         yield temporary
         os.chmod(temporary, 0o777 & ~current_umask())  # mkdtemp makes it private
@@ -70,9 +68,11 @@ def atomic_folder(path):
         raise
 
 
-def partial_prefix(stem):
-    """Temporaries are hidden and carry their process id, so a later run can tell a
-    killed run's leftovers from a live run's work."""
+def partial_prefix(folder, stem):
+    """How the names of this process's temporaries for stem in folder begin. They are hidden
+    and carry the process id, so a later run can tell a killed run's leftovers from a live
+    run's work: those leftovers are removed here, before a new temporary is made."""
+    remove_leftovers(folder, stem)
     return f".{stem}.partial-{os.getpid()}-"
 
 

@@ -11,8 +11,6 @@ from ferkit import InputError, cli, data, files, model_files, models, plots
 from ferkit.backend import keras
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
-
-
 PLATEAU_PATIENCE = 8
 
 
@@ -69,8 +67,6 @@ def training_parser(description, model_file, width_help="width multiplier: 1.0 i
 
 # Flags that belong to one invocation, not to the run a resume point remembers.
 PER_INVOCATION = ("resume", "output", "time_limit", "fit_to_time")
-
-
 # Shared flags that shape the model, which is built once: a resumed run keeps the run's values.
 BUILT_IN = ("width", "augment", "init", "mixed_precision")
 

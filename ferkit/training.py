@@ -4,14 +4,14 @@ import pathlib
 import sys
 import time
 
-from ferkit import CLASS_NAMES, InputError, NUM_CLASSES, callbacks, cli, data, distillation, files, model_files, models
+from ferkit import CLASS_NAMES, NUM_CLASSES, InputError, callbacks, cli, data, distillation, files, model_files, models
 from ferkit import provenance, runs
 from ferkit.backend import keras
+
 
 @dataclasses.dataclass
 class Phase:
     """A run of epochs with one set of trainable layers and a starting learning rate."""
-
 
     epochs: int
     learning_rate: float
@@ -28,9 +28,9 @@ def train(build_model, args, phases=None):
     if args.init and not args.resume and pathlib.Path(args.init).resolve() == output.resolve():
         raise InputError(f"--init and --output are both {output}: the run would overwrite the model it "
                          "starts from. Give another --output.")
-    inputs = {"--teacher models": args.teacher or [], "--data": [args.data], "--init": [args.init] if args.init else []}
+    read = {"--teacher models": args.teacher or [], "--data": [args.data], "--init": [args.init] if args.init else []}
     for path in (output, *runs.side_paths(output), *runs.resume_paths(output)):
-        files.check_not_an_input(path, "--output", inputs)
+        files.check_not_an_input(path, "--output", read)
     # The resume point before the data: with --resume, a missing one is the likelier mistake.
     resumed = runs.load_resume_point(*runs.resume_paths(output)) if args.resume else None
     total_epochs = sum(phase.epochs for phase in phases)
@@ -51,9 +51,7 @@ def train(build_model, args, phases=None):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-
         tf.config.experimental.enable_op_determinism()
-
 
     set_precision(args.mixed_precision)
     export = float32_exporter() if args.mixed_precision else (lambda model: model)
@@ -70,11 +68,10 @@ def train(build_model, args, phases=None):
     if resumed and runs.best_model_missing(state, output):
         callbacks.save_best_model(trainer, output, export, learnt_from)
     recorder = callbacks.EpochRecorder(output, state, args.patience, deadline, halve_lr=not cosine, export=export,
-                             learnt_from=learnt_from)
+                                       learnt_from=learnt_from)
     targets = distillation.training_targets(train_set, args.teacher, args.teacher_weight, output.parent)
     inputs = (models.as_input(train_set.images), targets)
     validation = (models.as_input(val_set.images), keras.utils.to_categorical(val_set.labels, NUM_CLASSES))
-
 
     verbose = cli.keras_verbosity()
     end = 0
@@ -105,7 +102,6 @@ def train(build_model, args, phases=None):
         if recorder.out_of_time and state["epoch"] < state["settings"]["epochs"]:
             print(f"time limit reached after epoch {state['epoch']}; --resume continues the run")
             break
-
 
     print(f"best validation accuracy {state['best']:.4f} at epoch {state['best_epoch']}; saved {output}")
     return state
@@ -159,14 +155,12 @@ def float32_exporter():
     model's own layers: building it anew would fetch pretrained weights a second time."""
     twin = None
 
-
     def export(model):
         nonlocal twin
         if twin is None:
             twin = float32_copy(model)
         twin.set_weights(model.get_weights())
         return twin
-
 
     return export
 
@@ -175,7 +169,6 @@ def float32_copy(model):
     """model with every layer, those of nested models too, computing in float32."""
     def float32_layer(layer):
         return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
-
 
     return keras.models.clone_model(model, clone_function=float32_layer, recursive=True)
 

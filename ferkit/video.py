@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from ferkit import CLASS_NAMES, InputError, cli, faces, display, files
+from ferkit import CLASS_NAMES, InputError, cli, display, faces, files
 from ferkit.backend import native_stderr_silenced
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
@@ -144,7 +144,8 @@ class Analysis:
                 if len(track[0]) >= min(BRIEF_FRAMES, 0.1 * longest)}
 
     def summary(self, frames_analysed):
-        tracks, brief = self.lasting(), len(self.by_face()) - len(self.lasting())
+        tracks = self.lasting()
+        brief = len(self.by_face()) - len(tracks)
         strays = (f" ({brief} brief detection(s), under {BRIEF_FRAMES} frames, left out here and in the plot; "
                   "the CSV has them)") if brief else ""
         lines = [f"{frames_analysed} frames analysed; {len(tracks)} face(s) seen{strays}"]
@@ -153,7 +154,8 @@ class Analysis:
             dominant = CLASS_NAMES[int(probabilities.mean(axis=0).argmax())]
             share_text = "  ".join(f"{name} {share:.0%}" for name, share in
                                    sorted(zip(CLASS_NAMES, shares), key=lambda item: -item[1]) if share > 0)
-            lines.append(f"  face {face_id}: {len(times)} frame{'s' if len(times) != 1 else ''}, {times[0]:.1f}-{times[-1]:.1f} s, mostly {dominant}; "
+            frames = f"{len(times)} frame{'s' if len(times) != 1 else ''}"
+            lines.append(f"  face {face_id}: {frames}, {times[0]:.1f}-{times[-1]:.1f} s, mostly {dominant}; "
                          f"time in each emotion: {share_text}")
         return "\n".join(lines)
 

@@ -66,17 +66,18 @@ def run_in_process(script, *args, capsys):
     import runpy
 
     argv, cwd = sys.argv, os.getcwd()
-    sys.argv = [str(PROJECT_DIR / script), *map(str, args)]
+    command = [str(PROJECT_DIR / script), *map(str, args)]
+    sys.argv = command
     code = 0
     try:
-        runpy.run_path(sys.argv[0], run_name="__main__")
+        runpy.run_path(command[0], run_name="__main__")
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
     finally:
         sys.argv = argv
         os.chdir(cwd)
     said = capsys.readouterr()
-    return subprocess.CompletedProcess(sys.argv, code, said.out, said.err)
+    return subprocess.CompletedProcess(command, code, said.out, said.err)
 
 
 def assert_clean_error(result, *fragments):
