@@ -29,8 +29,9 @@ def train(build_model, args, phases=None):
         raise InputError(f"--init and --output are both {output}: the run would overwrite the model it "
                          "starts from. Give another --output.")
     read = {"--teacher models": args.teacher or [], "--data": [args.data], "--init": [args.init] if args.init else []}
-    for path in (output, *runs.side_paths(output), *runs.resume_paths(output)):
-        files.check_not_an_input(path, "--output", read)
+    files.check_not_an_input(output, "--output", read)
+    for path in (*runs.side_paths(output), *runs.resume_paths(output)):
+        files.check_not_an_input(path, f"--output {output}'s run file", read)
     # The resume point before the data: with --resume, a missing one is the likelier mistake.
     resumed = runs.load_resume_point(*runs.resume_paths(output)) if args.resume else None
     total_epochs = sum(phase.epochs for phase in phases)
