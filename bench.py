@@ -7,6 +7,7 @@ machine's own matrix-product ceiling.
     python3 bench.py --mixed-precision        # training in bfloat16, as train_*.py --mixed-precision
 """
 import argparse
+import functools
 import json
 import pathlib
 import resource
@@ -48,7 +49,7 @@ def parse_args():
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                         help="what to time (default: all of them)")
     parser.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time each predictor through its exported ONNX file (default: --onnx)")
+                        help="also time each predictor through its exported ONNX files, float32 and int8 (default: --onnx)")
     return parser.parse_args()
 
 
@@ -123,10 +124,12 @@ def bench_predictor(name, paths, tta, ceiling, onnx_dir=None):
     row = {"model": name, "tta": tta, "gflop_per_face": flops / 1e9, "load_s": load_s}
     runtimes = {"keras": predictor.predict_faces}
     if onnx_dir:
-        path = pathlib.Path(onnx_dir) / f"{name.replace(' ', '_')}.onnx"
-        export.export(export.exportable(predictor), path, "onnx")
-        session = export.onnx_session(path)
-        runtimes["onnx"] = lambda faces: export.onnx_predict(session, faces)
+        network = export.exportable(predictor)
+        calibration = data.load_dataset(data.DATA_DIR / "sample.csv").images[:64]  # ranges only: nothing is scored
+        for kind in ("onnx", "onnx-int8"):
+            path = pathlib.Path(onnx_dir) / f"{name.replace(' ', '_')}{export.SUFFIXES[kind]}"
+            export.export(network, path, kind, calibration)
+            runtimes[kind.replace("-", "_")] = functools.partial(export.onnx_predict, export.onnx_session(path))
     for runtime, predict in runtimes.items():
         add_rates(row, runtime, predict, flops, ceiling)
     return row
@@ -219,11 +222,11 @@ def format_report(report):
         lines.append("")
     if report.get("inference"):
         lines += ["inference, faces/s (of ceiling)",
-                  f"{'model':<36}{'flips':>6}{'GFLOP/face':>11}{'load s':>7}{'Keras batch 1':>20}{'Keras batch 256':>20}"
-                  f"{'ONNX batch 1':>20}{'ONNX batch 256':>20}"]
+                  f"{'model':<36}{'flips':>6}{'GFLOP/face':>11}{'load s':>7}" + "".join(
+                      f"{runtime + ' batch ' + batch:>20}" for runtime in ("Keras", "ONNX", "ONNX int8") for batch in ("1", "256"))]
         for row in report["inference"]:
-            cells = [f"{row[key]:>9.1f} ({row[key + '_of_ceiling']:>5.0%})" if key in row else f"{'-':>17}"
-                     for key in ("keras_batch_1", "keras_batch_256", "onnx_batch_1", "onnx_batch_256")]
+            cells = [f"{row[key]:>7.1f} ({row[key + '_of_ceiling']:>5.0%})" if key in row else "-"
+                     for key in (f"{runtime}_batch_{batch}" for runtime in ("keras", "onnx", "onnx_int8") for batch in (1, 256))]
             lines.append(f"{row['model']:<36}{'yes' if row['tta'] else 'no':>6}{row['gflop_per_face']:>11.2f}"
                          f"{row['load_s']:>7.1f}" + "".join(f"{cell:>20}" for cell in cells))
         lines.append("")

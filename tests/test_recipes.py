@@ -59,7 +59,7 @@ def test_a_recipe_parses_and_reads_only_what_it_made_before(recipe):
         assert not missing, f"{' '.join(argv)} reads {missing}, which no earlier step makes"
         made.add(output(argv))
     if recipe != "retired":
-        assert output(commands[-1]) == f"models/{recipe}.h5"
+        assert f"models/{recipe}.h5" in made  # the member; a later step may derive files from it
 
 
 def test_a_recipe_rerun_skips_finished_steps_and_resumes_the_interrupted_one(tmp_path):
