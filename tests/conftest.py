@@ -60,10 +60,13 @@ def run_script(*args, cwd=PROJECT_DIR, backend=None, env_path=None):
 
 
 def run_in_process(script, *args, capsys):
-    """Runs a project script's main in this process, as run_script does in a new one, for
-    cases that end before any work: no second start of Keras. Native output (TensorFlow's
-    C++ logging) is not captured; tests of that launch the script with run_script."""
+    """Runs a project script's main in this process, as run_script does in a new one,
+    without a second start of Keras (seconds each). Native output (TensorFlow's C++
+    logging) is not captured, and a signal would reach pytest too: tests of those launch
+    the script with run_script. What a run leaves in Keras' global state is reset after."""
     import runpy
+
+    import keras
 
     argv, cwd = sys.argv, os.getcwd()
     command = [str(PROJECT_DIR / script), *map(str, args)]
@@ -76,6 +79,8 @@ def run_in_process(script, *args, capsys):
     finally:
         sys.argv = argv
         os.chdir(cwd)
+        keras.mixed_precision.set_global_policy("float32")  # --mixed-precision sets it for the process
+        keras.backend.clear_session()
     said = capsys.readouterr()
     return subprocess.CompletedProcess(command, code, said.out, said.err)
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import assert_clean_error, run_in_process, run_script
+from conftest import assert_clean_error, run_in_process
 from ferkit import averaging, data, evaluation, model_files, models, provenance
 from ferkit.backend import keras
 
@@ -34,13 +34,13 @@ def test_batch_norm_statistics_become_those_of_the_faces_given():
     assert norm.momentum == 0.9  # the model trains on as it was built
 
 
-def test_the_script_saves_an_averaged_model_that_meets_the_contract(fer2013_csv, train_csv, tmp_path):
+def test_the_script_saves_an_averaged_model_that_meets_the_contract(fer2013_csv, train_csv, tmp_path, capsys):
     paths = []
     for seed in (1, 2):
         paths.append(tmp_path / f"snapshot_{seed}.h5")
         snapshot(seed).save(paths[-1])
     output = tmp_path / "averaged.h5"
-    result = run_script("average_models.py", *paths, "--data", fer2013_csv, "--output", output)
+    result = run_in_process("average_models.py", *paths, "--data", fer2013_csv, "--output", output, capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert f"saved {output}" in result.stdout
     averaged = model_files.load_model(output)  # safe mode
@@ -53,7 +53,7 @@ def test_the_script_saves_an_averaged_model_that_meets_the_contract(fer2013_csv,
     # The faces the snapshots learnt from, and those that set the statistics, are the average's.
     snapshot_learnt = data.load_splits(train_csv)[0].origin
     provenance.write(paths[0], snapshot_learnt)
-    result = run_script("average_models.py", *paths, "--data", fer2013_csv, "--output", output)
+    result = run_in_process("average_models.py", *paths, "--data", fer2013_csv, "--output", output, capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert provenance.read(output) == snapshot_learnt + data.load_splits(fer2013_csv)[0].origin
 

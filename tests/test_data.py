@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import assert_clean_error, run_script, synthetic_faces, write_csv
+from conftest import assert_clean_error, run_in_process, synthetic_faces, write_csv
 from ferkit import InputError, data
 
 
@@ -148,10 +148,10 @@ def test_not_a_csv(tmp_path):
         data.load_dataset(path)
 
 
-def test_a_file_that_is_not_a_csv_stops_a_script_with_one_error_line(tmp_path):
+def test_a_file_that_is_not_a_csv_stops_a_script_with_one_error_line(tmp_path, capsys):
     notes = tmp_path / "notes.csv"
     notes.write_text("emotion\nhappy\nsad, then angry, then happy\n")
-    result = run_script("train_vgg.py", "--data", notes, "--output", tmp_path / "model.h5")
+    result = run_in_process("train_vgg.py", "--data", notes, "--output", tmp_path / "model.h5", capsys=capsys)
     assert_clean_error(result, str(notes), "not a readable CSV")
 
 

@@ -20,9 +20,9 @@ def faces_csv(tmp_path_factory):
     return write_csv(tmp_path_factory.mktemp("data") / "fer2013.csv", images, labels, usage)
 
 
-def run_report(tmp_path, *arguments):
+def run_report(capsys, tmp_path, *arguments):
     report_dir = tmp_path / "reports"
-    result = run_script("test_ensemble_model.py", *arguments, "--report-dir", report_dir)
+    result = run_in_process("test_ensemble_model.py", *arguments, "--report-dir", report_dir, capsys=capsys)
     assert result.returncode == 0, result.stderr
     return result.stdout, json.loads((report_dir / "report.json").read_text()), report_dir
 
@@ -38,8 +38,8 @@ def expected_probabilities(paths, images, weights=None, tta=False):
     return np.average(outputs, axis=0, weights=weights)
 
 
-def test_figures_equal_sklearn_on_the_same_predictions(tiny_models, faces_csv, tmp_path):
-    stdout, report, report_dir = run_report(tmp_path, "--models", *tiny_models, "--data", faces_csv)
+def test_figures_equal_sklearn_on_the_same_predictions(tiny_models, faces_csv, tmp_path, capsys):
+    stdout, report, report_dir = run_report(capsys, tmp_path, "--models", *tiny_models, "--data", faces_csv)
     test_rows = data.select_usage(data.load_dataset(faces_csv), "PrivateTest")
     assert report["num_faces"] == 30
     predictions = expected_probabilities(tiny_models, test_rows.images).argmax(axis=1)
@@ -59,22 +59,22 @@ def test_figures_equal_sklearn_on_the_same_predictions(tiny_models, faces_csv, t
             assert image.format == "PNG"
 
 
-def test_a_model_ensembled_with_itself_gives_its_own_predictions(tiny_models, faces_csv, tmp_path):
-    _, alone, _ = run_report(tmp_path / "a", "--models", tiny_models[0], "--data", faces_csv)
-    _, twice, _ = run_report(tmp_path / "b", "--models", tiny_models[0], tiny_models[0], "--data", faces_csv)
+def test_a_model_ensembled_with_itself_gives_its_own_predictions(tiny_models, faces_csv, tmp_path, capsys):
+    _, alone, _ = run_report(capsys, tmp_path / "a", "--models", tiny_models[0], "--data", faces_csv)
+    _, twice, _ = run_report(capsys, tmp_path / "b", "--models", tiny_models[0], tiny_models[0], "--data", faces_csv)
     assert twice["ensemble_plain"] == alone["ensemble_plain"]
     assert alone["ensemble_plain"]["accuracy"] == alone["models"][0]["accuracy_plain"]
 
 
-def test_num_models_takes_the_first_n(tiny_models, faces_csv, tmp_path):
-    _, report, _ = run_report(tmp_path, "--models", *tiny_models, "--num-models", "1", "--data", faces_csv)
+def test_num_models_takes_the_first_n(tiny_models, faces_csv, tmp_path, capsys):
+    _, report, _ = run_report(capsys, tmp_path, "--models", *tiny_models, "--num-models", "1", "--data", faces_csv)
     assert [entry["path"] for entry in report["models"]] == [str(tiny_models[0])]
-    stdout, report, _ = run_report(tmp_path / "more", "--models", *tiny_models, "--num-models", "5", "--data", faces_csv)
+    stdout, report, _ = run_report(capsys, tmp_path / "more", "--models", *tiny_models, "--num-models", "5", "--data", faces_csv)
     assert "only 2 model(s)" in stdout and len(report["models"]) == 2
 
 
-def test_weights_change_the_average(tiny_models, faces_csv, tmp_path):
-    _, report, _ = run_report(tmp_path, "--models", *tiny_models, "--weights", "1", "0", "--data", faces_csv)
+def test_weights_change_the_average(tiny_models, faces_csv, tmp_path, capsys):
+    _, report, _ = run_report(capsys, tmp_path, "--models", *tiny_models, "--weights", "1", "0", "--data", faces_csv)
     # All weight on the first model: the ensemble is that model.
     assert report["ensemble_plain"]["accuracy"] == report["models"][0]["accuracy_plain"]
     test_rows = data.select_usage(data.load_dataset(faces_csv), "PrivateTest")
@@ -82,26 +82,26 @@ def test_weights_change_the_average(tiny_models, faces_csv, tmp_path):
     assert report["ensemble_plain"]["confusion_matrix"] == metrics.confusion_matrix(test_rows.labels, predictions, labels=range(7)).tolist()
 
 
-def test_flip_averaged_figures_come_by_default_and_no_tta_leaves_them_out(tiny_models, faces_csv, tmp_path):
-    stdout, report, _ = run_report(tmp_path / "a", "--models", *tiny_models, "--data", faces_csv)
+def test_flip_averaged_figures_come_by_default_and_no_tta_leaves_them_out(tiny_models, faces_csv, tmp_path, capsys):
+    stdout, report, _ = run_report(capsys, tmp_path / "a", "--models", *tiny_models, "--data", faces_csv)
     assert "with flip averaging" in stdout
     test_rows = data.select_usage(data.load_dataset(faces_csv), "PrivateTest")
     predictions = expected_probabilities(tiny_models, test_rows.images, tta=True).argmax(axis=1)
     assert report["ensemble_tta"]["accuracy"] == pytest.approx(metrics.accuracy_score(test_rows.labels, predictions))
     assert "ensemble_plain" in report
-    stdout, report, _ = run_report(tmp_path / "b", "--models", *tiny_models, "--no-tta", "--data", faces_csv)
+    stdout, report, _ = run_report(capsys, tmp_path / "b", "--models", *tiny_models, "--no-tta", "--data", faces_csv)
     assert "with flip averaging" not in stdout and "ensemble_tta" not in report
 
 
-def test_usage_picks_the_rows(tiny_models, faces_csv, tmp_path):
-    _, report, _ = run_report(tmp_path, "--models", tiny_models[0], "--usage", "PublicTest", "--data", faces_csv)
+def test_usage_picks_the_rows(tiny_models, faces_csv, tmp_path, capsys):
+    _, report, _ = run_report(capsys, tmp_path, "--models", tiny_models[0], "--usage", "PublicTest", "--data", faces_csv)
     assert report["num_faces"] == 40 and report["rows"] == "PublicTest rows"
 
 
-def test_held_out_rows_of_train_csv_are_those_the_training_scripts_left_out(tiny_models, tmp_path):
+def test_held_out_rows_of_train_csv_are_those_the_training_scripts_left_out(tiny_models, tmp_path, capsys):
     images, labels = synthetic_faces(140)
     path = write_csv(tmp_path / "train.csv", images, labels)
-    _, report, _ = run_report(tmp_path, "--models", tiny_models[0], "--data", path)
+    _, report, _ = run_report(capsys, tmp_path, "--models", tiny_models[0], "--data", path)
     assert report["num_faces"] == len(data.split_indices(data.load_dataset(path))["test"]) == 14
 
 
@@ -179,17 +179,17 @@ def test_data_problems_and_bad_weights(tiny_models, faces_csv, tmp_path, capsys)
                        "no PrivateTest rows", "--usage (PublicTest or all)")
 
 
-def test_without_data_it_uses_the_committed_sample_and_says_so(tiny_models, tmp_path):
+def test_without_data_it_uses_the_committed_sample_and_says_so(tiny_models, tmp_path, capsys):
     if data.default_data_path().is_file():
         pytest.skip("a FER-2013 file in data/ takes precedence over the sample")
-    stdout, report, _ = run_report(tmp_path, "--models", tiny_models[0])
+    stdout, report, _ = run_report(capsys, tmp_path, "--models", tiny_models[0])
     assert "demo sample" in stdout
     assert report["data"] == str(PROJECT_DIR / "data" / "sample.csv") and report["num_faces"] == 245
 
 
-def test_models_tested_on_the_faces_they_trained_on_are_flagged_in_any_copy_of_them(fer2013_csv, tmp_path):
+def test_models_tested_on_the_faces_they_trained_on_are_flagged_in_any_copy_of_them(fer2013_csv, tmp_path, capsys):
     trained = tmp_path / "trained.h5"
-    result = run_script("train_vgg.py", "--data", fer2013_csv, "--output", trained, "--epochs", "1", "--width", "0.125")
+    result = run_in_process("train_vgg.py", "--data", fer2013_csv, "--output", trained, "--epochs", "1", "--width", "0.125", capsys=capsys)
     assert result.returncode == 0, result.stderr
     # The competition's train.csv holds fer2013.csv's Training rows, decoded a grey level or two apart.
     full = data.load_dataset(fer2013_csv)
@@ -200,12 +200,12 @@ def test_models_tested_on_the_faces_they_trained_on_are_flagged_in_any_copy_of_t
     untrained = tmp_path / "untrained.h5"
     model_files.load_model(trained).save(untrained)  # the same network, saved without a record
 
-    stdout, report, report_dir = run_report(tmp_path, "--models", trained, untrained, "--data", train_csv)
+    stdout, report, report_dir = run_report(capsys, tmp_path, "--models", trained, untrained, "--data", train_csv)
     assert [entry["faces_learnt_from"] for entry in report["models"]] == [report["num_faces"], 0]
     assert f"warning: {trained} learnt from all of the {report['num_faces']} faces tested" in stdout
     assert report["warning"] and "overstate" in report["warning"]
 
-    stdout, report, _ = run_report(tmp_path, "--models", trained, "--data", fer2013_csv, "--usage", "PublicTest")
+    stdout, report, _ = run_report(capsys, tmp_path, "--models", trained, "--data", fer2013_csv, "--usage", "PublicTest")
     assert report["models"][0]["faces_learnt_from"] == 0 and report["warning"] is None
     assert "warning" not in stdout
 

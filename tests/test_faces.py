@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import assert_clean_error, run_in_process, run_script
+from conftest import assert_clean_error, run_in_process
 from ferkit import cli, data, faces, model_files
 
 
@@ -83,9 +83,9 @@ def test_unreadable_pictures_raise_picture_error(content, tmp_path):
         faces.read_gray(path)
 
 
-def test_predict_prints_seven_probabilities_summing_to_one(astronaut, tiny_model, tmp_path):
-    result = run_script("predict.py", astronaut, "--models", tiny_model, "--json", "--annotate", tmp_path / "out",
-                        "--csv", tmp_path / "tables" / "faces.csv")
+def test_predict_prints_seven_probabilities_summing_to_one(astronaut, tiny_model, tmp_path, capsys):
+    result = run_in_process("predict.py", astronaut, "--models", tiny_model, "--json", "--annotate", tmp_path / "out",
+                        "--csv", tmp_path / "tables" / "faces.csv", capsys=capsys)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     (face,) = document["results"][0]["faces"]
@@ -119,52 +119,52 @@ def test_predict_never_writes_over_the_pictures(astronaut, tiny_model, tmp_path,
     assert (folder / "trip" / "astronaut.png").read_bytes() == before
 
 
-def test_predict_annotates_pictures_that_share_a_name_in_separate_files(astronaut, tiny_model, tmp_path):
+def test_predict_annotates_pictures_that_share_a_name_in_separate_files(astronaut, tiny_model, tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
     Image.open(astronaut).save(folder / "me.jpg")
     Image.open(astronaut).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "me.png")
-    result = run_script("predict.py", folder, "--models", tiny_model, "--annotate", tmp_path / "out")
+    result = run_in_process("predict.py", folder, "--models", tiny_model, "--annotate", tmp_path / "out", capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["me.jpg.png", "me.png.png"]
     with Image.open(tmp_path / "out" / "me.jpg.png") as plain, Image.open(tmp_path / "out" / "me.png.png") as mirrored:
         assert np.asarray(plain).tolist() != np.asarray(mirrored).tolist()
 
 
-def test_predict_refuses_a_mirror_that_lands_on_a_picture(astronaut, tiny_model, tmp_path):
+def test_predict_refuses_a_mirror_that_lands_on_a_picture(astronaut, tiny_model, tmp_path, capsys):
     # photos/photos/me.jpg mirrored into photos' parent is photos/me.png, a picture itself.
     (tmp_path / "photos" / "photos").mkdir(parents=True)
     Image.open(astronaut).save(tmp_path / "photos" / "photos" / "me.jpg")
     Image.open(astronaut).save(tmp_path / "photos" / "me.png")
     before = (tmp_path / "photos" / "me.png").read_bytes()
-    result = run_script("predict.py", tmp_path / "photos", "--models", tiny_model, "--annotate", tmp_path)
+    result = run_in_process("predict.py", tmp_path / "photos", "--models", tiny_model, "--annotate", tmp_path, capsys=capsys)
     assert_clean_error(result, "would write over", "me.png")
     assert (tmp_path / "photos" / "me.png").read_bytes() == before
 
 
-def test_predict_goes_on_past_bad_pictures_and_fails_only_when_nothing_worked(astronaut, tiny_model, tmp_path):
+def test_predict_goes_on_past_bad_pictures_and_fails_only_when_nothing_worked(astronaut, tiny_model, tmp_path, capsys):
     folder = tmp_path / "mixed"
     folder.mkdir()
     (folder / "fake.jpg").write_text("not a picture")
     Image.open(astronaut).save(folder / "astronaut.png")
-    mixed = run_script("predict.py", folder, "--models", tiny_model)
+    mixed = run_in_process("predict.py", folder, "--models", tiny_model, capsys=capsys)
     assert mixed.returncode == 0 and "fake.jpg: not a readable picture" in mixed.stderr and "Traceback" not in mixed.stderr
-    nothing = run_script("predict.py", folder / "fake.jpg", "--models", tiny_model)
+    nothing = run_in_process("predict.py", folder / "fake.jpg", "--models", tiny_model, capsys=capsys)
     assert nothing.returncode != 0 and "Traceback" not in nothing.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert_clean_error(run_script("predict.py", empty, "--models", tiny_model), "no pictures")
+    assert_clean_error(run_in_process("predict.py", empty, "--models", tiny_model, capsys=capsys), "no pictures")
 
 
-def test_no_detect_takes_the_whole_picture(tiny_model, tmp_path):
+def test_no_detect_takes_the_whole_picture(tiny_model, tmp_path, capsys):
     path = tmp_path / "crop.png"
     Image.fromarray(np.full((48, 48), 128, np.uint8)).save(path)
-    result = run_script("predict.py", path, "--models", tiny_model, "--no-detect", "--json")
+    result = run_in_process("predict.py", path, "--models", tiny_model, "--no-detect", "--json", capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["results"][0]["faces"][0]["box"] == {"x": 0, "y": 0, "width": 48, "height": 48}
 
 
-def test_each_face_is_averaged_with_its_mirror_image_unless_no_tta(tiny_model, tmp_path):
+def test_each_face_is_averaged_with_its_mirror_image_unless_no_tta(tiny_model, tmp_path, capsys):
     path = tmp_path / "crop.png"
     pixels = np.zeros((48, 48), np.uint8)
     pixels[:, :16] = 255  # lopsided, so that the mirror image is another face
@@ -172,7 +172,7 @@ def test_each_face_is_averaged_with_its_mirror_image_unless_no_tta(tiny_model, t
     Image.fromarray(pixels).save(path)
 
     def probabilities(*flags):
-        result = run_script("predict.py", path, "--models", tiny_model, "--no-detect", "--json", *flags)
+        result = run_in_process("predict.py", path, "--models", tiny_model, "--no-detect", "--json", *flags, capsys=capsys)
         assert result.returncode == 0, result.stderr
         return np.array(list(json.loads(result.stdout)["results"][0]["faces"][0]["probabilities"].values()))
 
@@ -195,18 +195,18 @@ def make_class_folders(root, per_class=10):
     Image.fromarray(rng.integers(0, 256, (64, 80), dtype=np.uint8)).save(root / "unlabelled.png")
 
 
-def test_folders_to_csv_to_training(tmp_path):
+def test_folders_to_csv_to_training(tmp_path, capsys):
     photos = tmp_path / "photos"
     make_class_folders(photos)
-    result = run_script("preprocess/data_resize.py", photos, "--out", tmp_path / "faces", "--csv", tmp_path / "faces.csv")
+    result = run_in_process("preprocess/data_resize.py", photos, "--out", tmp_path / "faces", "--csv", tmp_path / "faces.csv", capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert "unlabelled.png" in result.stdout and "not inside a folder named after an emotion" in result.stdout
     assert Image.open(tmp_path / "faces" / "Happy" / "3.png").size == (48, 48)
     dataset = data.load_dataset(tmp_path / "faces.csv")
     assert sorted(np.bincount(dataset.labels, minlength=7)) == [0, 0, 0, 0, 0, 10, 10]
     assert (np.bincount(dataset.labels, minlength=7)[[3, 4]] == 10).all()  # Happy and Sad
-    trained = run_script("train_vgg.py", "--data", tmp_path / "faces.csv", "--epochs", "1", "--width", "0.125",
-                         "--output", tmp_path / "model.h5")
+    trained = run_in_process("train_vgg.py", "--data", tmp_path / "faces.csv", "--epochs", "1", "--width", "0.125",
+                         "--output", tmp_path / "model.h5", capsys=capsys)
     assert trained.returncode == 0, trained.stderr
 
 
@@ -222,7 +222,7 @@ def test_data_resize_never_writes_into_the_source_or_over_existing_files(tmp_pat
     out = tmp_path / "faces"
     (out / "sad").mkdir(parents=True)
     (out / "sad" / "0.png").write_bytes(b"mine")
-    result = run_script("preprocess/data_resize.py", photos, "--out", out)
+    result = run_in_process("preprocess/data_resize.py", photos, "--out", out, capsys=capsys)
     assert result.returncode == 0
     assert (out / "sad" / "0.png").read_bytes() == b"mine" and "exists" in result.stdout
     assert_clean_error(run_in_process("preprocess/data_resize.py", photos / "missing", "--out", out, capsys=capsys), "no such file")
@@ -230,26 +230,26 @@ def test_data_resize_never_writes_into_the_source_or_over_existing_files(tmp_pat
                        "--out", "is a file, not a folder")
 
 
-def test_data_resize_keeps_every_picture_when_names_differ_only_in_suffix(tmp_path):
+def test_data_resize_keeps_every_picture_when_names_differ_only_in_suffix(tmp_path, capsys):
     happy = tmp_path / "photos" / "happy"
     happy.mkdir(parents=True)
     rng = np.random.default_rng(0)
     for suffix in (".jpg", ".PNG", ".bmp"):
         Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(happy / f"me{suffix}")
-    result = run_script("preprocess/data_resize.py", tmp_path / "photos", "--out", tmp_path / "faces",
-                        "--csv", tmp_path / "faces.csv")
+    result = run_in_process("preprocess/data_resize.py", tmp_path / "photos", "--out", tmp_path / "faces",
+                        "--csv", tmp_path / "faces.csv", capsys=capsys)
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(path.name for path in (tmp_path / "faces" / "happy").iterdir()) == ["me.PNG.png", "me.bmp.png", "me.jpg.png"]
     assert len(data.load_dataset(tmp_path / "faces.csv").labels) == 3
 
 
-def test_data_resize_reports_pictures_without_a_face(tmp_path):
+def test_data_resize_reports_pictures_without_a_face(tmp_path, capsys):
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray(np.zeros((100, 100), np.uint8)).save(photos / "blank.png")
-    skipped = run_script("preprocess/data_resize.py", photos, "--out", tmp_path / "a", "--detect-face")
+    skipped = run_in_process("preprocess/data_resize.py", photos, "--out", tmp_path / "a", "--detect-face", capsys=capsys)
     assert skipped.returncode == 1 and "blank.png: no face found" in skipped.stdout
-    kept = run_script("preprocess/data_resize.py", photos, "--out", tmp_path / "b", "--detect-face", "--keep-no-face")
+    kept = run_in_process("preprocess/data_resize.py", photos, "--out", tmp_path / "b", "--detect-face", "--keep-no-face", capsys=capsys)
     assert kept.returncode == 0 and (tmp_path / "b" / "blank.png").is_file()
 
 

@@ -19,34 +19,34 @@ def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_data_resize_never_writes_its_csv_over_a_picture(tmp_path):
+def test_data_resize_never_writes_its_csv_over_a_picture(tmp_path, capsys):
     photo = tmp_path / "photos" / "happy" / "photo.jpg"
     photo.parent.mkdir(parents=True)
     Image.fromarray(synthetic_faces(1)[0][0]).save(photo)
     before = digest(photo)
-    result = run_script("preprocess/data_resize.py", tmp_path / "photos", "--out", tmp_path / "out", "--csv", photo,
-                        "--overwrite")
+    result = run_in_process("preprocess/data_resize.py", tmp_path / "photos", "--out", tmp_path / "out", "--csv", photo,
+                        "--overwrite", capsys=capsys)
     assert_clean_error(result, "--csv", "one of the pictures")
     assert digest(photo) == before
 
 
-def test_predict_never_writes_its_csv_over_a_model(tiny_models, tmp_path):
+def test_predict_never_writes_its_csv_over_a_model(tiny_models, tmp_path, capsys):
     model = tmp_path / "m.h5"
     shutil.copy(tiny_models[0], model)
     picture = tmp_path / "face.png"
     Image.fromarray(synthetic_faces(1)[0][0]).save(picture)
     before = digest(model)
-    result = run_script("predict.py", picture, "--no-detect", "--models", model, "--csv", model)
+    result = run_in_process("predict.py", picture, "--no-detect", "--models", model, "--csv", model, capsys=capsys)
     assert_clean_error(result, "--csv", "one of the models")
     assert digest(model) == before
 
 
-def test_a_run_never_replaces_its_own_teacher(tiny_models, train_csv, tmp_path):
+def test_a_run_never_replaces_its_own_teacher(tiny_models, train_csv, tmp_path, capsys):
     teacher = tmp_path / "t.h5"
     shutil.copy(tiny_models[0], teacher)
     before = digest(teacher)
-    result = run_script("train_vgg.py", "--data", train_csv, "--width", "0.125", "--epochs", "1",
-                        "--teacher", teacher, "--output", teacher)
+    result = run_in_process("train_vgg.py", "--data", train_csv, "--width", "0.125", "--epochs", "1",
+                        "--teacher", teacher, "--output", teacher, capsys=capsys)
     assert_clean_error(result, "--output", "--teacher")
     assert digest(teacher) == before
 
@@ -85,7 +85,7 @@ def test_a_damaged_teachers_cache_is_predicted_again(tiny_models, train_csv, tmp
         assert np.allclose(rebuilt["predictions"], first)
 
 
-def test_a_report_folder_is_all_old_or_all_new(tiny_models, fer2013_csv, tmp_path):
+def test_a_report_folder_is_all_old_or_all_new(tiny_models, fer2013_csv, tmp_path, capsys):
     report_dir = tmp_path / "reports"
     report_dir.mkdir()
     previous = {name: f"previous {name}".encode() for name in
@@ -103,7 +103,7 @@ def test_a_report_folder_is_all_old_or_all_new(tiny_models, fer2013_csv, tmp_pat
     assert {path.name: path.read_bytes() for path in report_dir.iterdir()} == previous
     assert [path.name for path in tmp_path.iterdir()] == ["fer2013.csv", "reports"] or \
         sorted(path.name for path in tmp_path.iterdir()) == ["fer2013.csv", "fer2013.csv.cache.npz", "reports"]
-    written = subprocess.run(command, capture_output=True, text=True)
+    written = run_in_process(*command[1:], capsys=capsys)
     assert written.returncode == 0, written.stderr
     report = json.loads((report_dir / "report.json").read_text())
     assert report["num_faces"] == 35 and (report_dir / "notes.txt").read_bytes() == previous["notes.txt"]
@@ -118,11 +118,11 @@ def test_header_names_are_matched_whatever_their_case(tmp_path):
     assert len(train) == 10 and len(val) == 10  # the Usage column was used, not a seeded split
 
 
-def test_a_training_set_of_one_class_is_warned_about(tmp_path):
+def test_a_training_set_of_one_class_is_warned_about(tmp_path, capsys):
     images, _ = synthetic_faces(60)
     path = write_csv(tmp_path / "train.csv", images, [3] * 60)
-    result = run_script("train_vgg.py", "--data", path, "--width", "0.125", "--epochs", "1",
-                        "--output", tmp_path / "m.h5")
+    result = run_in_process("train_vgg.py", "--data", path, "--width", "0.125", "--epochs", "1",
+                        "--output", tmp_path / "m.h5", capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert "warning: the training faces hold no Angry, Disgust, Fear, Sad, Surprise, Neutral" in result.stderr
 
@@ -155,17 +155,17 @@ def killed(*args, **kwargs):
         save_model(*args, **kwargs)
     os._exit(9)
 model_files.save_model = killed
-sys.argv = ["train_vgg.py", "--data", {data!r}, "--output", {output!r}, "--width", "0.125", "--epochs", "2"]
+sys.argv = ["train_vgg.py", "--data", {data!r}, "--output", {output!r}, "--width", "0.125", "--epochs", "2", "--batch-size", "7"]
 runpy.run_path("train_vgg.py", run_name="__main__")
 """
 
 
 @pytest.mark.parametrize("after", [False, True], ids=["before-the-model-save", "after-it"])
-def test_a_run_killed_around_its_first_model_save_resumes(train_csv, tmp_path, after):
+def test_a_run_killed_around_its_first_model_save_resumes(train_csv, tmp_path, after, capsys):
     output = tmp_path / "m.h5"
     killed = run_script("-c", KILLED_RUN.format(after=after, data=str(train_csv), output=str(output)))
     assert killed.returncode == 9, killed.stderr
-    resumed = run_script("train_vgg.py", "--output", output, "--resume")
+    resumed = run_in_process("train_vgg.py", "--output", output, "--resume", capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch 1" in resumed.stdout and "Epoch 2/2" in resumed.stdout
     assert model_files.load_model(output).output_shape == (None, 7)
@@ -188,7 +188,7 @@ def test_leftovers_of_a_killed_run_go_with_the_next_run_on_that_output(tmp_path)
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([alive.name, "m.h5", "reports"])
 
 
-def test_two_reports_at_once_leave_the_files_of_one(tiny_models, fer2013_csv, tmp_path):
+def test_two_reports_at_once_leave_the_files_of_one(tiny_models, fer2013_csv, tmp_path, capsys):
     def command(model, report_dir):
         return [sys.executable, PROJECT_DIR / "test_ensemble_model.py", "--models", model, "--data", fer2013_csv,
                 "--report-dir", report_dir]
@@ -198,7 +198,7 @@ def test_two_reports_at_once_leave_the_files_of_one(tiny_models, fer2013_csv, tm
 
     alone = []
     for index, model in enumerate(tiny_models):
-        subprocess.run(command(model, tmp_path / f"alone_{index}"), check=True, capture_output=True)
+        assert run_in_process(*command(model, tmp_path / f"alone_{index}")[1:], capsys=capsys).returncode == 0
         alone.append(pictures(tmp_path / f"alone_{index}"))
     assert alone[0] != alone[1]
     shared = tmp_path / "shared"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PROJECT_DIR, run_script
+from conftest import PROJECT_DIR, run_in_process
 from ferkit import data, evaluation, export, model_files
 from ferkit import CLASS_NAMES
 from ferkit.predictor import Predictor
@@ -54,26 +54,34 @@ def test_a_picture_array_and_its_file_give_the_same_faces(tiny_models, tmp_path)
     assert from_file[0]["emotion"] == max(from_file[0]["probabilities"], key=from_file[0]["probabilities"].get)
 
 
-def test_readme_python_snippet_runs_as_written(tmp_path):
+def test_readme_python_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
     readme = (PROJECT_DIR / "README.md").read_text()
     snippet = re.search(r"```python\n(from ferkit.*?)```", readme, re.S).group(1)
     from skimage import data as skimage_data
 
     Image.fromarray(skimage_data.astronaut()).save(tmp_path / "photo.jpg")
-    result = run_script("-c", snippet, cwd=tmp_path, env_path=PROJECT_DIR)
-    assert result.returncode == 0, result.stderr
-    line = re.fullmatch(r"(\{.*?\}) (\w+) (\{.*\})\n", result.stdout)
-    assert line, result.stdout
+    monkeypatch.chdir(tmp_path)  # "photo.jpg" in the snippet is the user's own file
+    exec(compile(snippet, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    line = re.fullmatch(r"(\{.*?\}) (\w+) (\{.*\})\n", printed)
+    assert line, printed
     box, emotion, probabilities = ast.literal_eval(line[1]), line[2], ast.literal_eval(line[3])
     assert set(box) == {"x", "y", "width", "height"} and box["width"] > 0
     assert list(probabilities) == list(CLASS_NAMES) and emotion == max(probabilities, key=probabilities.get)
     assert sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
 
 
-def test_exported_files_give_the_keras_probabilities(tiny_models, sample_faces, tmp_path):
-    result = run_script("export_model.py", "--models", *tiny_models, "--output", tmp_path / "ensemble")
+def test_exported_files_give_the_keras_probabilities(tiny_models, sample_faces, fer2013_csv, tmp_path, capsys):
+    result = run_in_process("export_model.py", "--models", *tiny_models, "--output", tmp_path / "ensemble",
+                            "--format", "onnx", "onnx-int8", "litert", "--data", fer2013_csv, capsys=capsys)
     assert result.returncode == 0, result.stderr
     expected = reference(tiny_models, sample_faces).mean(axis=0)
     session = export.onnx_session(tmp_path / "ensemble.onnx")
     assert np.abs(export.onnx_predict(session, sample_faces) - expected).max() < 1e-4
     assert np.abs(export.litert_predict(tmp_path / "ensemble.tflite", sample_faces) - expected).max() < 1e-4
+    # 8-bit integers round each layer's activations: close, not equal.
+    integer = export.onnx_predict(export.onnx_session(tmp_path / "ensemble.int8.onnx"), sample_faces)
+    assert np.abs(integer - expected).mean() < 0.01 and np.abs(integer - expected).max() < 0.05
+    scores = re.findall(r"accuracy on (\d+) PublicTest faces of .*: ([\d.]+) \(Keras ([\d.]+)\)", result.stdout)
+    assert len(scores) == 3 and all(int(count) == (data.load_dataset(fer2013_csv).usage == 1).sum()
+                                    for count, _, _ in scores), result.stdout

@@ -13,7 +13,9 @@ import pytest
 from conftest import PROJECT_DIR, assert_clean_error, run_in_process, run_script, synthetic_faces, write_csv
 from ferkit import data, model_files, provenance
 
-TINY = ("--epochs", "1", "--batch-size", "32", "--width", "0.125")
+# Batches of 7 divide every split of the synthetic files (112 and 70 training faces, 14 and
+# 35 validation faces): no last, smaller batch for TensorFlow to trace the steps again for.
+TINY = ("--epochs", "1", "--batch-size", "7", "--width", "0.125")
 SCRIPTS = ("train_vgg.py", "train_inception.py", "train_vgg_transfer_learning.py")
 
 
@@ -33,10 +35,10 @@ def assert_meets_model_contract(model_path):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_script_trains_and_saves_a_model_that_meets_the_contract(script, fer2013_csv, tmp_path):
+def test_script_trains_and_saves_a_model_that_meets_the_contract(script, fer2013_csv, tmp_path, capsys):
     output = tmp_path / "models" / "model.h5"
     extra = ("--weights", "none") if "transfer" in script else ()
-    result = run_script(script, "--data", fer2013_csv, "--output", output, *TINY, *extra)
+    result = run_in_process(script, "--data", fer2013_csv, "--output", output, *TINY, *extra, capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert f"saved {output}" in result.stdout
     assert_meets_model_contract(output)
@@ -44,7 +46,7 @@ def test_script_trains_and_saves_a_model_that_meets_the_contract(script, fer2013
     assert output.with_name("model.history.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_augmentation_changes_faces_in_training_only_and_is_not_saved(fer2013_csv, tmp_path):
+def test_augmentation_changes_faces_in_training_only_and_is_not_saved(fer2013_csv, tmp_path, capsys):
     import keras
 
     from ferkit import models
@@ -55,7 +57,7 @@ def test_augmentation_changes_faces_in_training_only_and_is_not_saved(fer2013_cs
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(augment(faces, training=False)), faces)
 
     output = tmp_path / "model.h5"
-    result = run_script("train_vgg.py", "--data", fer2013_csv, "--output", output, *TINY, "--augment", "full")
+    result = run_in_process("train_vgg.py", "--data", fer2013_csv, "--output", output, *TINY, "--augment", "full", capsys=capsys)
     assert result.returncode == 0, result.stderr
     saved = model_files.load_model(output)
     assert not [layer.name for layer in saved.layers if layer.name.startswith("aug_")]
@@ -88,7 +90,7 @@ assert runs.load_resume_point(pathlib.Path("{resume}"), pathlib.Path("{resume}.j
     assert "jit_compile=False" not in result.stderr  # no warning that says the opposite
 
 
-def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path):
+def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path, capsys):
     import keras
 
     weights = tmp_path / "vgg16_notop.weights.h5"
@@ -96,8 +98,8 @@ def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path):
     base.layers[1].kernel.assign(np.full(base.layers[1].kernel.shape, 0.5, dtype="float32"))
     base.save_weights(weights)
     output = tmp_path / "model.h5"
-    result = run_script("train_vgg_transfer_learning.py", "--data", train_csv, "--output", output,
-                        "--weights", weights, "--fine-tune-epochs", "0", *TINY)
+    result = run_in_process("train_vgg_transfer_learning.py", "--data", train_csv, "--output", output,
+                        "--weights", weights, "--fine-tune-epochs", "0", *TINY, capsys=capsys)
     assert result.returncode == 0, result.stderr
     first_kernel = model_files.load_model(output).get_layer("vgg16").layers[1].kernel
     # Frozen base: the file's weights come through training untouched.
@@ -105,21 +107,21 @@ def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path):
 
     # Started from that model, the base keeps its weights, and no ImageNet weights are sought.
     tuned = tmp_path / "tuned.h5"
-    result = run_script("train_vgg_transfer_learning.py", "--data", train_csv, "--output", tuned,
-                        "--init", output, "--fine-tune-epochs", "0", *TINY)
+    result = run_in_process("train_vgg_transfer_learning.py", "--data", train_csv, "--output", tuned,
+                        "--init", output, "--fine-tune-epochs", "0", *TINY, capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
     first_kernel = model_files.load_model(tuned).get_layer("vgg16").layers[1].kernel
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(first_kernel), 0.5)
 
 
-def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path):
+def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
-    first = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--schedule", "plateau",
-                       "--lr", "0.01")
+    first = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--schedule", "plateau",
+                       "--lr", "0.01", capsys=capsys)
     assert first.returncode == 0, first.stderr
-    resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
-                         "--lr", "0.003", "--resume")
+    resumed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
+                         "--lr", "0.003", "--resume", capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch 1" in resumed.stdout
     assert "resuming with --epochs 2 (the run had 1)" in resumed.stdout
@@ -130,38 +132,38 @@ def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path):
     np.testing.assert_allclose([float(row["learning_rate"]) for row in rows], [0.01, 0.003], rtol=1e-5)
 
 
-def test_init_starts_a_run_from_a_saved_models_weights(train_csv, tmp_path):
+def test_init_starts_a_run_from_a_saved_models_weights(train_csv, tmp_path, capsys):
     # Say, a shipped model fine-tuned on one's own faces.
     import keras
 
     start = tmp_path / "start.h5"
-    assert run_script("train_vgg.py", "--data", train_csv, "--output", start, *TINY).returncode == 0
+    assert run_in_process("train_vgg.py", "--data", train_csv, "--output", start, *TINY, capsys=capsys).returncode == 0
     tuned = tmp_path / "tuned.h5"
-    result = run_script("train_vgg.py", "--data", train_csv, "--output", tuned, *TINY, "--seed", "5",
-                        "--init", start, "--lr", "1e-9")
+    result = run_in_process("train_vgg.py", "--data", train_csv, "--output", tuned, *TINY, "--seed", "5",
+                        "--init", start, "--lr", "1e-9", capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert f"starting from the weights of {start}" in result.stdout
     kernels = [keras.ops.convert_to_numpy(model_files.load_model(path).get_layer("fc2").kernel) for path in (start, tuned)]
     np.testing.assert_allclose(kernels[1], kernels[0], atol=1e-6)  # a learning rate of 1e-9 leaves them be
 
-    wider = run_script("train_vgg.py", "--data", train_csv, "--output", tmp_path / "wider.h5", *TINY[:4],
-                       "--width", "0.25", "--init", start)
+    wider = run_in_process("train_vgg.py", "--data", train_csv, "--output", tmp_path / "wider.h5", *TINY[:4],
+                       "--width", "0.25", "--init", start, capsys=capsys)
     assert_clean_error(wider, str(start), "does not fit", "block1_conv1", "--width")
-    inception = run_script("train_inception.py", "--data", train_csv, "--output", tmp_path / "inception.h5", *TINY,
-                           "--init", start)
+    inception = run_in_process("train_inception.py", "--data", train_csv, "--output", tmp_path / "inception.h5", *TINY,
+                           "--init", start, capsys=capsys)
     assert_clean_error(inception, "does not fit", "it has no layer")
 
 
-def test_a_model_records_the_faces_it_and_its_init_model_learnt_from(fer2013_csv, tmp_path):
+def test_a_model_records_the_faces_it_and_its_init_model_learnt_from(fer2013_csv, tmp_path, capsys):
     start = tmp_path / "start.h5"
-    assert run_script("train_vgg.py", "--data", fer2013_csv, "--output", start, *TINY).returncode == 0
+    assert run_in_process("train_vgg.py", "--data", fer2013_csv, "--output", start, *TINY, capsys=capsys).returncode == 0
     assert provenance.read(start) == data.load_splits(fer2013_csv)[0].origin
     # Fine-tuned on a train.csv of the same Training rows: its validation faces are ones the start model learnt.
     full = data.load_dataset(fer2013_csv)
     training = full.usage == data.USAGES.index("Training")
     train_csv = write_csv(tmp_path / "train.csv", full.images[training], full.labels[training])
     tuned = tmp_path / "tuned.h5"
-    result = run_script("train_vgg.py", "--data", train_csv, "--output", tuned, *TINY, "--init", start)
+    result = run_in_process("train_vgg.py", "--data", train_csv, "--output", tuned, *TINY, "--init", start, capsys=capsys)
     assert result.returncode == 0, result.stderr
     val_faces = len(data.load_splits(train_csv)[1])
     assert f"the --init or --teacher models learnt from {val_faces} of the {val_faces} validation faces" in result.stdout
@@ -197,22 +199,22 @@ def test_teachers_predictions_mirrored_and_averaged_join_the_labels_as_targets(t
     np.testing.assert_array_equal(distillation.training_targets(faces), np.eye(7)[labels])
 
 
-def test_teachers_predictions_serve_the_resumed_run_and_the_next_student_beside_it(train_csv, tmp_path):
+def test_teachers_predictions_serve_the_resumed_run_and_the_next_student_beside_it(train_csv, tmp_path, capsys):
     teacher = save_teacher(tmp_path / "teacher.h5", seed=1)
     output = tmp_path / "model.h5"
-    timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
-                       "--teacher", teacher, "--time-limit", "0.001")
+    timed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
+                       "--teacher", teacher, "--time-limit", "0.001", capsys=capsys)
     assert timed.returncode == 0, timed.stderr
     assert "predicting the 112 training faces with 1 teacher\n" in timed.stdout
-    resumed = run_script("train_vgg.py", "--output", output, "--resume")
+    resumed = run_in_process("train_vgg.py", "--output", output, "--resume", capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert "reusing the teachers' predictions on the 112 training faces" in resumed.stdout
     assert "predicting" not in resumed.stdout
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
     assert_meets_model_contract(output)
 
-    student = run_script("train_inception.py", "--data", train_csv, "--output", tmp_path / "student.h5", *TINY,
-                         "--teacher", teacher)
+    student = run_in_process("train_vgg.py", "--data", train_csv, "--output", tmp_path / "student.h5", *TINY, "--seed", "2",
+                         "--teacher", teacher, capsys=capsys)
     assert student.returncode == 0, student.stderr
     assert "reusing the teachers' predictions on the 112 training faces" in student.stdout
 
@@ -241,15 +243,15 @@ def test_teachers_predictions_are_reused_only_while_teachers_and_faces_are_uncha
     assert not np.allclose(distillation.teacher_predictions(faces, [retrained], cache), first)
 
 
-def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv, tmp_path):
+def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
-    timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
-                       "--time-limit", "0.001")
+    timed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
+                       "--time-limit", "0.001", capsys=capsys)
     assert timed.returncode == 0, timed.stderr
     assert "time limit reached after epoch 1" in timed.stdout
     assert_meets_model_contract(output)
     # The limit passes again in the last epoch: the run is over, with nothing left to resume.
-    resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--time-limit", "0.001")
+    resumed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--time-limit", "0.001", capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert "time limit reached" not in resumed.stdout
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
@@ -309,7 +311,7 @@ def test_fit_to_time_never_runs_past_the_runs_epochs():
     assert [epoch(number, 1) for number in range(3)] == [(3, False), (3, False), (3, True)]
 
 
-def test_ctrl_c_says_what_was_kept_and_resume_goes_on_from_there(train_csv, tmp_path):
+def test_ctrl_c_says_what_was_kept_and_resume_goes_on_from_there(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
     command = [sys.executable, PROJECT_DIR / "train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:],
                "--epochs", "40", "--patience", "40"]
@@ -327,43 +329,43 @@ def test_ctrl_c_says_what_was_kept_and_resume_goes_on_from_there(train_csv, tmp_
     assert f"interrupted. Epoch {finished} was the last to finish" in stderr and "--resume" in stderr
     assert "Traceback" not in stderr
 
-    resumed = run_script("train_vgg.py", "--output", output, "--resume", "--epochs", str(finished + 1))
+    resumed = run_in_process("train_vgg.py", "--output", output, "--resume", "--epochs", str(finished + 1), capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming after epoch {finished}" in resumed.stdout
     assert len(history_rows(output)) == finished + 1
 
 
-def test_resuming_a_finished_run_says_so_and_a_larger_patience_or_epochs_trains_on(train_csv, tmp_path):
+def test_resuming_a_finished_run_says_so_and_a_larger_patience_or_epochs_trains_on(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
-    first = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "8",
-                       "--patience", "1")
+    first = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "8",
+                       "--patience", "1", capsys=capsys)
     assert "stopped early" in first.stdout, first.stdout + first.stderr
     stopped_after = len(history_rows(output))
 
-    again = run_script("train_vgg.py", "--output", output, "--resume")
+    again = run_in_process("train_vgg.py", "--output", output, "--resume", capsys=capsys)
     assert again.returncode == 0, again.stderr
     assert f"nothing to resume: the run stopped early after epoch {stopped_after}" in again.stdout
     assert "validation faces" not in again.stdout  # told before loading the data
 
-    patient = run_script("train_vgg.py", "--output", output, "--resume", "--patience", "20",
-                         "--epochs", str(stopped_after + 1))
+    patient = run_in_process("train_vgg.py", "--output", output, "--resume", "--patience", "20",
+                         "--epochs", str(stopped_after + 1), capsys=capsys)
     assert patient.returncode == 0, patient.stderr
     assert f"Epoch {stopped_after + 1}/{stopped_after + 1}" in patient.stdout
     assert len(history_rows(output)) == stopped_after + 1
 
-    over = run_script("train_vgg.py", "--output", output, "--resume")
+    over = run_in_process("train_vgg.py", "--output", output, "--resume", capsys=capsys)
     assert over.returncode == 0, over.stderr
     assert f"nothing to resume: the run has trained all its {stopped_after + 1} epochs" in over.stdout
 
 
-def test_resume_alone_continues_the_run_as_it_started_and_cosine_keeps_its_curve(train_csv, tmp_path):
+def test_resume_alone_continues_the_run_as_it_started_and_cosine_keeps_its_curve(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
-    timed = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "3",
-                       "--schedule", "cosine", "--lr", "0.02", "--time-limit", "0.001")
+    timed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "3",
+                       "--schedule", "cosine", "--lr", "0.02", "--time-limit", "0.001", capsys=capsys)
     assert timed.returncode == 0, timed.stderr
     # Data, epochs, schedule and learning rate come from the resume point; the width is
     # built into the model, so a new one is refused with a warning.
-    resumed = run_script("train_vgg.py", "--output", output, "--resume", "--width", "0.5")
+    resumed = run_in_process("train_vgg.py", "--output", output, "--resume", "--width", "0.5", capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert "--width stays 0.125" in resumed.stderr
     assert f"{train_csv.resolve()}: " in resumed.stdout
@@ -372,12 +374,12 @@ def test_resume_alone_continues_the_run_as_it_started_and_cosine_keeps_its_curve
     np.testing.assert_allclose(rates, [0.02, 0.015, 0.005], rtol=1e-5)
 
 
-def test_mixed_precision_trains_in_bfloat16_and_saves_the_learnt_weights_in_float32(train_csv, tmp_path):
+def test_mixed_precision_trains_in_bfloat16_and_saves_the_learnt_weights_in_float32(train_csv, tmp_path, capsys):
     import keras
 
     output = tmp_path / "model.h5"
-    started = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
-                         "--mixed-precision", "--time-limit", "0.001")
+    started = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
+                         "--mixed-precision", "--time-limit", "0.001", capsys=capsys)
     assert started.returncode == 0, started.stderr
     trainer = keras.models.load_model(output.with_name("model.resume.keras"))
     learnt = trainer.layers[-1]
@@ -389,7 +391,7 @@ def test_mixed_precision_trains_in_bfloat16_and_saves_the_learnt_weights_in_floa
     for kept, trained in zip(saved.get_weights(), learnt.get_weights()):
         np.testing.assert_array_equal(kept, trained)
 
-    resumed = run_script("train_vgg.py", "--output", output, "--resume")
+    resumed = run_in_process("train_vgg.py", "--output", output, "--resume", capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert "Epoch 2/2" in resumed.stdout
     resumed_trainer = keras.models.load_model(output.with_name("model.resume.keras"))
@@ -463,11 +465,11 @@ def test_a_run_started_on_jax_resumes_on_tensorflow(train_csv, tmp_path):
     assert_meets_model_contract(output)
 
 
-def test_a_rerun_with_the_same_seed_gives_the_same_accuracy_and_says_it_replaces_the_model(train_csv, tmp_path):
+def test_a_rerun_with_the_same_seed_gives_the_same_accuracy_and_says_it_replaces_the_model(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
     accuracies, notices = [], []
     for _ in range(2):
-        result = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--seed", "3")
+        result = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--seed", "3", capsys=capsys)
         assert result.returncode == 0, result.stderr
         accuracies.append([row["val_accuracy"] for row in history_rows(output)])
         notices.append(f"{output} exists" in result.stdout)
@@ -514,11 +516,11 @@ def test_a_folder_without_write_permission_is_refused_before_the_work(unwritable
 
 
 @pytest.mark.parametrize("corrupt", ["model.resume.json", "model.resume.keras"])
-def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_path):
+def test_a_corrupt_resume_point_is_named_in_the_error(corrupt, train_csv, tmp_path, capsys):
     (tmp_path / "model.resume.json").write_text('{"epoch": 1, "best": 0.5}')
     (tmp_path / "model.resume.keras").write_bytes(b"not a model")
     (tmp_path / corrupt).write_text("{half written")
-    result = run_script("train_vgg.py", "--data", train_csv, "--output", tmp_path / "model.h5", "--resume")
+    result = run_in_process("train_vgg.py", "--data", train_csv, "--output", tmp_path / "model.h5", "--resume", capsys=capsys)
     assert_clean_error(result, str(tmp_path / corrupt), "cannot resume")
 
 
@@ -573,26 +575,26 @@ def test_transfer_flags_out_of_range_are_refused_before_the_work(arguments, frag
     assert_clean_error(result, fragment)
 
 
-def test_a_diverged_epoch_is_not_kept_and_resume_with_a_lower_rate_goes_on_from_the_last_good_one(train_csv, tmp_path):
+def test_a_diverged_epoch_is_not_kept_and_resume_with_a_lower_rate_goes_on_from_the_last_good_one(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
-    first = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY)
+    first = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY, capsys=capsys)
     assert first.returncode == 0, first.stderr
     kept = output.read_bytes()
     # A learning rate this large sends the weights, and so the loss, to infinity or NaN.
-    diverged = run_script("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--epochs", "3",
-                          "--lr", "1e12")
+    diverged = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--epochs", "3",
+                          "--lr", "1e12", capsys=capsys)
     assert_clean_error(diverged, "training diverged", "epoch 2", f"(epoch 1) is {output}", "--resume with a lower --lr")
     assert output.read_bytes() == kept
     assert [row["epoch"] for row in history_rows(output)] == ["1"]
-    resumed = run_script("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--epochs", "2",
-                         "--lr", "0.003")
+    resumed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--epochs", "2",
+                         "--lr", "0.003", capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch 1" in resumed.stdout
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]
 
 
-def test_a_run_that_diverges_in_its_first_epoch_saves_nothing(train_csv, tmp_path):
+def test_a_run_that_diverges_in_its_first_epoch_saves_nothing(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
-    diverged = run_script("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--lr", "1e12")
+    diverged = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--lr", "1e12", capsys=capsys)
     assert_clean_error(diverged, "training diverged", "epoch 1", "Nothing was saved", "a lower --lr")
     assert not output.exists()

@@ -87,8 +87,8 @@ def test_the_summary_and_the_emotions_over_time_png(analysed):
 
 
 @pytest.mark.parametrize("flags, step", [(("--every", "4"), 4), (("--fps", "2.5"), 4)])
-def test_every_and_fps_analyse_a_subset_of_the_frames(clip, tiny_models, tmp_path, flags, step):
-    result = run_script("predict.py", clip[0], "--models", tiny_models[0], "--csv", tmp_path / "f.csv", *flags)
+def test_every_and_fps_analyse_a_subset_of_the_frames(clip, tiny_models, tmp_path, flags, step, capsys):
+    result = run_in_process("predict.py", clip[0], "--models", tiny_models[0], "--csv", tmp_path / "f.csv", *flags, capsys=capsys)
     assert result.returncode == 0, result.stderr
     with open(tmp_path / "f.csv", newline="") as file:
         frames = [int(row["frame"]) for row in csv.DictReader(file)]
@@ -160,11 +160,11 @@ def test_files_that_are_not_videos_give_one_clear_error(content, clip, tiny_mode
     assert_clean_error(result, str(path))
 
 
-def test_a_video_without_faces_says_so(tiny_models, tmp_path):
+def test_a_video_without_faces_says_so(tiny_models, tmp_path, capsys):
     path = tmp_path / "empty.mp4"
     video.write_demo_clip(path, [], blank_seconds=1, fps=FPS)
-    result = run_script("predict.py", path, "--models", tiny_models[0], "--csv", tmp_path / "f.csv",
-                        "--annotate", tmp_path / "out")
+    result = run_in_process("predict.py", path, "--models", tiny_models[0], "--csv", tmp_path / "f.csv",
+                        "--annotate", tmp_path / "out", capsys=capsys)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     last_line = result.stderr.strip().splitlines()[-1]  # after the progress lines
     assert last_line.startswith("error:") and "no face found in the 10 frames analysed" in last_line
