@@ -15,7 +15,7 @@ import pathlib
 
 import numpy as np
 
-from ferkit import InputError, cli, data, evaluation, export, files
+from ferkit import InputError, cli, data, evaluation, export, files, model_files
 from ferkit.predictor import Predictor
 
 CHECK_FACES = 64
@@ -38,6 +38,7 @@ def main():
     args = parse_args()
     targets = {kind: args.output.with_name(args.output.name + suffix)  # onnx first: onnx-int8 starts from it
                for kind, suffix in export.SUFFIXES.items() if kind in args.format}
+    model_files.check_keras_files(args.models, "export_model.py")
     predictor = Predictor(args.models, tta=args.tta)
     for target in targets.values():
         files.check_writable(target, "--output")

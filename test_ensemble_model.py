@@ -49,6 +49,8 @@ def choose_data(args):
 def main():
     args = parse_args()
     model_paths = args.models or model_files.find_models()
+    model_files.check_keras_files(model_paths, "test_ensemble_model.py",  # it scores each member with and without flips
+                                  "; export_model.py --data scores an exported file")
     if args.num_models and 0 < len(model_paths) < args.num_models:
         print(f"--num-models {args.num_models}: only {len(model_paths)} model(s) to choose from; using them all")
     model_paths = model_paths[: args.num_models]

@@ -102,6 +102,37 @@ def load_models(paths):
     return [load_model(path) for path in paths]
 
 
+def is_exported(path):
+    return pathlib.Path(path).suffix == ".onnx"
+
+
+def load_exported(path):
+    """An onnxruntime session of a file export_model.py wrote (the members, flip averaging
+    and mean inside), checked against the model contract; raises InputError otherwise."""
+    from ferkit import export
+
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file.")
+    try:
+        session = export.onnx_session(path)
+    except Exception as error:  # onnxruntime's own kinds, each with a long message
+        reason = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
+        raise InputError(f"{path}: cannot load it as an ONNX model: {reason}.") from None
+    (given,), (given_back,) = session.get_inputs(), session.get_outputs()
+    if list(given.shape[1:]) != list(INPUT_SHAPE) or list(given_back.shape[1:]) != [NUM_CLASSES]:
+        raise InputError(f"{path}: takes {given.shape} and gives {given_back.shape}; a FER-2013 model takes "
+                         f"(N, {', '.join(map(str, INPUT_SHAPE))}) and gives (N, {NUM_CLASSES}).")
+    return session
+
+
+def check_keras_files(paths, script, instead=""):
+    """Refuses exported files where a script needs the Keras models themselves."""
+    for path in paths or []:
+        if is_exported(path):
+            raise InputError(f"{path}: an exported file; {script} takes Keras model files (.h5 or .keras){instead}.")
+
+
 def check_model_output(path):
     """Saved models are .h5 files; says so before any work is done."""
     if path.suffix != ".h5":

@@ -8,7 +8,7 @@ compiled call per batch, for faces of any count, and the Python API for pictures
 """
 import numpy as np
 
-from ferkit import CLASS_NAMES, INPUT_SHAPE, cli, evaluation, faces, model_files, models
+from ferkit import CLASS_NAMES, INPUT_SHAPE, InputError, cli, evaluation, faces, model_files, models
 from ferkit.backend import keras
 
 MAX_BATCH = 256
@@ -41,6 +41,16 @@ def ensemble_network(members, tta=True, averaged=False):
     return keras.Model(inputs, output, name="ensemble")
 
 
+class ExportedNetwork:
+    """An onnxruntime session in the place of the Keras ensemble network: (N, 1, 1, 7)."""
+
+    def __init__(self, session):
+        self.session, self.input_name = session, session.get_inputs()[0].name
+
+    def predict_on_batch(self, batch):
+        return self.session.run(None, {self.input_name: batch})[0][:, np.newaxis, np.newaxis]
+
+
 def padded_size(count, most):
     """Batches are padded to a power of two (or to the batch size), so that a compiled
     program serves many face counts instead of being compiled again for each new one."""
@@ -52,11 +62,24 @@ class Predictor:
 
     def __init__(self, model_paths=None, tta=True, weights=None, batch_size=MAX_BATCH):
         self.paths = list(model_paths or model_files.find_models())
-        self.members = model_files.load_models(self.paths)
-        evaluation.check_weights(weights, len(self.members))
-        self.tta, self.weights, self.batch_size = tta, weights, batch_size
-        self.network = ensemble_network(self.members, tta)
+        self.weights, self.batch_size = weights, batch_size
+        if any(map(model_files.is_exported, self.paths)):
+            self._use_exported()
+        else:
+            self.members = model_files.load_models(self.paths)
+            self.tta, self.network = tta, ensemble_network(self.members, tta)
+            self.views = (len(self.members), 2 if tta else 1)
+        evaluation.check_weights(weights, self.views[0])
         self._detector = None
+
+    def _use_exported(self):
+        """An ONNX file from export_model.py holds the whole predictor, the flip averaging it
+        was exported with included: one member, one view, whatever tta says."""
+        if len(self.paths) > 1:
+            raise InputError(f"{self.paths[0]}: an exported file holds every member of its ensemble already; "
+                             "pass it alone to --models.")
+        self.members, self.tta, self.views = [], False, (1, 1)
+        self.network = ExportedNetwork(model_files.load_exported(self.paths[0]))
 
     def member_views(self, images, progress=None):
         """(N, members, views, 7) probabilities of (N, 48, 48) uint8 faces; views are the
@@ -64,7 +87,7 @@ class Predictor:
         images = np.asarray(images)
         many = len(images) > self.batch_size  # one batch is over too soon to need a counter
         counter = cli.Progress(len(images), progress, unit_rate="faces/s") if progress and many else None
-        out = np.empty((len(images), len(self.members), 2 if self.tta else 1, len(CLASS_NAMES)), "float32")
+        out = np.empty((len(images), *self.views, len(CLASS_NAMES)), "float32")
         for start in range(0, len(images), self.batch_size):
             batch = models.as_input(images[start : start + self.batch_size])
             padding = padded_size(len(batch), self.batch_size) - len(batch)

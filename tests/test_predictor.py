@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PROJECT_DIR, run_in_process
+from conftest import PROJECT_DIR, assert_clean_error, run_in_process
 from ferkit import data, evaluation, export, model_files
-from ferkit import CLASS_NAMES
+from ferkit import CLASS_NAMES, InputError
 from ferkit.predictor import Predictor
 
 
@@ -71,17 +71,40 @@ def test_readme_python_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
     assert sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
 
 
-def test_exported_files_give_the_keras_probabilities(tiny_models, sample_faces, fer2013_csv, tmp_path, capsys):
+def test_exported_onnx_files_give_the_keras_probabilities(tiny_models, sample_faces, fer2013_csv, tmp_path, capsys):
     result = run_in_process("export_model.py", "--models", *tiny_models, "--output", tmp_path / "ensemble",
-                            "--format", "onnx", "onnx-int8", "litert", "--data", fer2013_csv, capsys=capsys)
+                            "--format", "onnx", "onnx-int8", "--data", fer2013_csv, capsys=capsys)
     assert result.returncode == 0, result.stderr
     expected = reference(tiny_models, sample_faces).mean(axis=0)
     session = export.onnx_session(tmp_path / "ensemble.onnx")
     assert np.abs(export.onnx_predict(session, sample_faces) - expected).max() < 1e-4
-    assert np.abs(export.litert_predict(tmp_path / "ensemble.tflite", sample_faces) - expected).max() < 1e-4
     # 8-bit integers round each layer's activations: close, not equal.
     integer = export.onnx_predict(export.onnx_session(tmp_path / "ensemble.int8.onnx"), sample_faces)
     assert np.abs(integer - expected).mean() < 0.01 and np.abs(integer - expected).max() < 0.05
+    # The predictor, and so predict.py, runs an exported file as it is.
+    as_predictor = Predictor([tmp_path / "ensemble.int8.onnx"], batch_size=32).predict_faces(sample_faces)
+    np.testing.assert_allclose(as_predictor, integer, atol=1e-6)
     scores = re.findall(r"accuracy on (\d+) PublicTest faces of .*: ([\d.]+) \(Keras ([\d.]+)\)", result.stdout)
-    assert len(scores) == 3 and all(int(count) == (data.load_dataset(fer2013_csv).usage == 1).sum()
+    assert len(scores) == 2 and all(int(count) == (data.load_dataset(fer2013_csv).usage == 1).sum()
                                     for count, _, _ in scores), result.stdout
+
+
+def test_exported_litert_file_gives_the_keras_probabilities(tiny_models, sample_faces, tmp_path, capsys):
+    result = run_in_process("export_model.py", "--models", *tiny_models, "--output", tmp_path / "ensemble",
+                            "--format", "litert", capsys=capsys)
+    assert result.returncode == 0, result.stderr
+    expected = reference(tiny_models, sample_faces).mean(axis=0)
+    assert np.abs(export.litert_predict(tmp_path / "ensemble.tflite", sample_faces) - expected).max() < 1e-4
+
+
+def test_an_exported_file_goes_alone_and_only_where_exported_files_serve(tiny_models, tmp_path, capsys):
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_text("not a model")
+    with pytest.raises(InputError, match="garbage.onnx: cannot load it as an ONNX model"):
+        Predictor([garbage])
+    with pytest.raises(InputError, match="garbage.onnx: an exported file holds every member"):
+        Predictor([garbage, tiny_models[0]])
+    assert_clean_error(run_in_process("test_ensemble_model.py", "--models", garbage, capsys=capsys),
+                       "an exported file", "export_model.py --data")
+    assert_clean_error(run_in_process("export_model.py", "--models", garbage, "--output", tmp_path / "x", capsys=capsys),
+                       "an exported file")
