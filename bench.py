@@ -112,6 +112,11 @@ def rate(function, faces, seconds=2.0):
     return calls * len(faces) / (time.perf_counter() - start)
 
 
+@functools.cache
+def sample_faces():
+    return data.load_dataset(data.DATA_DIR / "sample.csv").images
+
+
 def random_faces(count):
     return np.random.default_rng(0).integers(0, 256, (count, 48, 48), dtype=np.uint8)
 
@@ -125,10 +130,9 @@ def bench_predictor(name, paths, tta, ceiling, onnx_dir=None):
     runtimes = {"keras": predictor.predict_faces}
     if onnx_dir:
         network = export.exportable(predictor)
-        calibration = data.load_dataset(data.DATA_DIR / "sample.csv").images[:64]  # ranges only: nothing is scored
         for kind in ("onnx", "onnx-int8"):
             path = pathlib.Path(onnx_dir) / f"{name.replace(' ', '_')}{export.SUFFIXES[kind]}"
-            export.export(network, path, kind, calibration)
+            export.export(network, path, kind, sample_faces()[:64])  # int8 ranges only: nothing is scored
             runtimes[kind.replace("-", "_")] = functools.partial(export.onnx_predict, export.onnx_session(path))
     for runtime, predict in runtimes.items():
         add_rates(row, runtime, predict, flops, ceiling)
@@ -162,7 +166,7 @@ def bench_one_at_a_time(paths, ceiling):
 def bench_video(paths, tta, folder, seconds=6, fps=25):
     """Frames/s end to end on a 640x480 clip of one moving face: decode, detect, predict, draw, encode."""
     clip = pathlib.Path(folder) / "clip.mp4"
-    video.write_demo_clip(clip, data.load_dataset(data.DATA_DIR / "sample.csv").images[:1], seconds, fps)
+    video.write_demo_clip(clip, sample_faces()[:1], seconds, fps)
     predictor = Predictor(paths, tta=tta)
     predictor.predict_faces(random_faces(1))  # compiled before the clock starts, as after a video's first frame
     (_, analysed, _), elapsed = timed(video.run, str(clip), predictor, target=pathlib.Path(folder) / "annotated.mp4")

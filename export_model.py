@@ -47,6 +47,10 @@ def main():
     network = export.exportable(predictor)
     faces = data.load_dataset(data.DATA_DIR / "sample.csv").images[:CHECK_FACES]
     expected = predictor.predict_faces(faces)
+    scored = keras_score = None
+    if dataset is not None:  # the Keras figure each file's is printed beside
+        scored = data.select_usage(dataset, "PublicTest")
+        keras_score = evaluation.score(scored.labels, predictor.predict_faces(scored.images))["accuracy"]
     for kind, target in targets.items():
         export.export(network, target, kind, calibration_faces(dataset) if kind == "onnx-int8" else None,
                       onnx_file=targets.get("onnx"))
@@ -55,8 +59,8 @@ def main():
         print(f"wrote {target} ({target.stat().st_size / 2**20:.1f} MiB): largest difference from Keras "
               f"{np.abs(found - expected).max():.1e}, same emotion for {agreement(found, expected):.0%} "
               f"of {len(faces)} sample faces")
-        if dataset is not None:
-            print_scores(target, predictor, predict, data.select_usage(dataset, "PublicTest"))
+        if scored is not None:
+            print_score(predict, scored, keras_score)
 
 
 def read_data(args):
@@ -87,9 +91,8 @@ def agreement(found, expected):
     return float((found.argmax(axis=1) == expected.argmax(axis=1)).mean())
 
 
-def print_scores(target, predictor, predict, faces):
+def print_score(predict, faces, keras_score):
     by_file = np.concatenate([predict(faces.images[start : start + 256]) for start in range(0, len(faces), 256)])
-    keras_score = evaluation.score(faces.labels, predictor.predict_faces(faces.images))["accuracy"]
     file_score = evaluation.score(faces.labels, by_file)["accuracy"]
     print(f"  accuracy on {len(faces)} PublicTest faces of {cli.shown_path(faces.path)}: "
           f"{file_score:.4f} (Keras {keras_score:.4f})")

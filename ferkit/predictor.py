@@ -76,7 +76,8 @@ class Predictor:
         """An ONNX file from export_model.py holds the whole predictor, the flip averaging it
         was exported with included: one member, one view, whatever tta says."""
         if len(self.paths) > 1:
-            raise InputError(f"{self.paths[0]}: an exported file holds every member of its ensemble already; "
+            exported = next(filter(model_files.is_exported, self.paths))
+            raise InputError(f"{exported}: an exported file holds every member of its ensemble already; "
                              "pass it alone to --models.")
         self.members, self.tta, self.views = [], False, (1, 1)
         self.network = ExportedNetwork(model_files.load_exported(self.paths[0]))

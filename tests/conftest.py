@@ -153,11 +153,12 @@ def unparsed(argvs):
 
 
 def pytest_collection_modifyitems(items):
-    """Marks the tests that launch a script or another Python as slow: each start of Keras
-    costs seconds. `pytest -m "not slow"` runs the rest."""
+    """Marks the tests that launch a script or another Python, or train a model, as slow:
+    each start of Keras, and each training step's tracing, costs seconds. `pytest -m "not
+    slow"` runs the rest."""
     import inspect
 
     for item in items:
         source = inspect.getsource(item.function) if hasattr(item, "function") else ""
-        if "run_script(" in source or "subprocess." in source:
+        if any(sign in source for sign in ("run_script(", "subprocess.", 'run_in_process("train_', "run_in_process(script")):
             item.add_marker(pytest.mark.slow)

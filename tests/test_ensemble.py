@@ -170,10 +170,10 @@ def test_data_problems_and_bad_weights(tiny_models, faces_csv, tmp_path, capsys)
     assert_clean_error(run_in_process("test_ensemble_model.py", "--models", *tiny_models, "--weights", "1", "--data", faces_csv, capsys=capsys),
                        "--weights has 1 values for 2 models")
     assert_clean_error(run_in_process("test_ensemble_model.py", "--models", *tiny_models, "--data", faces_csv,
-                                  "--report-dir", faces_csv, capsys=capsys), "--report-dir", "is a file")
+                                      "--report-dir", faces_csv, capsys=capsys), "--report-dir", "is a file")
     for weights in (("0", "0"), ("1", "-1")):
         assert_clean_error(run_in_process("test_ensemble_model.py", "--models", *tiny_models, "--weights", *weights,
-                                      "--data", faces_csv, capsys=capsys), "--weights must be zero or more")
+                                          "--data", faces_csv, capsys=capsys), "--weights must be zero or more")
     no_private = write_csv(tmp_path / "public.csv", *synthetic_faces(7), usage=["PublicTest"] * 7)
     assert_clean_error(run_in_process("test_ensemble_model.py", "--models", tiny_models[0], "--data", no_private, capsys=capsys),
                        "no PrivateTest rows", "--usage (PublicTest or all)")

@@ -85,7 +85,7 @@ def test_unreadable_pictures_raise_picture_error(content, tmp_path):
 
 def test_predict_prints_seven_probabilities_summing_to_one(astronaut, tiny_model, tmp_path, capsys):
     result = run_in_process("predict.py", astronaut, "--models", tiny_model, "--json", "--annotate", tmp_path / "out",
-                        "--csv", tmp_path / "tables" / "faces.csv", capsys=capsys)
+                            "--csv", tmp_path / "tables" / "faces.csv", capsys=capsys)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     (face,) = document["results"][0]["faces"]
@@ -206,7 +206,7 @@ def test_folders_to_csv_to_training(tmp_path, capsys):
     assert sorted(np.bincount(dataset.labels, minlength=7)) == [0, 0, 0, 0, 0, 10, 10]
     assert (np.bincount(dataset.labels, minlength=7)[[3, 4]] == 10).all()  # Happy and Sad
     trained = run_in_process("train_vgg.py", "--data", tmp_path / "faces.csv", "--epochs", "1", "--width", "0.125",
-                         "--output", tmp_path / "model.h5", capsys=capsys)
+                             "--output", tmp_path / "model.h5", capsys=capsys)
     assert trained.returncode == 0, trained.stderr
 
 
@@ -237,7 +237,7 @@ def test_data_resize_keeps_every_picture_when_names_differ_only_in_suffix(tmp_pa
     for suffix in (".jpg", ".PNG", ".bmp"):
         Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(happy / f"me{suffix}")
     result = run_in_process("preprocess/data_resize.py", tmp_path / "photos", "--out", tmp_path / "faces",
-                        "--csv", tmp_path / "faces.csv", capsys=capsys)
+                            "--csv", tmp_path / "faces.csv", capsys=capsys)
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(path.name for path in (tmp_path / "faces" / "happy").iterdir()) == ["me.PNG.png", "me.bmp.png", "me.jpg.png"]
     assert len(data.load_dataset(tmp_path / "faces.csv").labels) == 3

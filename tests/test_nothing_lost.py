@@ -25,7 +25,7 @@ def test_data_resize_never_writes_its_csv_over_a_picture(tmp_path, capsys):
     Image.fromarray(synthetic_faces(1)[0][0]).save(photo)
     before = digest(photo)
     result = run_in_process("preprocess/data_resize.py", tmp_path / "photos", "--out", tmp_path / "out", "--csv", photo,
-                        "--overwrite", capsys=capsys)
+                            "--overwrite", capsys=capsys)
     assert_clean_error(result, "--csv", "one of the pictures")
     assert digest(photo) == before
 
@@ -46,7 +46,7 @@ def test_a_run_never_replaces_its_own_teacher(tiny_models, train_csv, tmp_path, 
     shutil.copy(tiny_models[0], teacher)
     before = digest(teacher)
     result = run_in_process("train_vgg.py", "--data", train_csv, "--width", "0.125", "--epochs", "1",
-                        "--teacher", teacher, "--output", teacher, capsys=capsys)
+                            "--teacher", teacher, "--output", teacher, capsys=capsys)
     assert_clean_error(result, "--output", "--teacher")
     assert digest(teacher) == before
 
@@ -122,7 +122,7 @@ def test_a_training_set_of_one_class_is_warned_about(tmp_path, capsys):
     images, _ = synthetic_faces(60)
     path = write_csv(tmp_path / "train.csv", images, [3] * 60)
     result = run_in_process("train_vgg.py", "--data", path, "--width", "0.125", "--epochs", "1",
-                        "--output", tmp_path / "m.h5", capsys=capsys)
+                            "--output", tmp_path / "m.h5", capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert "warning: the training faces hold no Angry, Disgust, Fear, Sad, Surprise, Neutral" in result.stderr
 

@@ -99,7 +99,7 @@ def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path, caps
     base.save_weights(weights)
     output = tmp_path / "model.h5"
     result = run_in_process("train_vgg_transfer_learning.py", "--data", train_csv, "--output", output,
-                        "--weights", weights, "--fine-tune-epochs", "0", *TINY, capsys=capsys)
+                            "--weights", weights, "--fine-tune-epochs", "0", *TINY, capsys=capsys)
     assert result.returncode == 0, result.stderr
     first_kernel = model_files.load_model(output).get_layer("vgg16").layers[1].kernel
     # Frozen base: the file's weights come through training untouched.
@@ -108,7 +108,7 @@ def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path, caps
     # Started from that model, the base keeps its weights, and no ImageNet weights are sought.
     tuned = tmp_path / "tuned.h5"
     result = run_in_process("train_vgg_transfer_learning.py", "--data", train_csv, "--output", tuned,
-                        "--init", output, "--fine-tune-epochs", "0", *TINY, capsys=capsys)
+                            "--init", output, "--fine-tune-epochs", "0", *TINY, capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
     first_kernel = model_files.load_model(tuned).get_layer("vgg16").layers[1].kernel
@@ -118,10 +118,10 @@ def test_transfer_loads_base_weights_from_a_local_file(train_csv, tmp_path, caps
 def test_resume_continues_from_the_last_finished_epoch(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
     first = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY, "--schedule", "plateau",
-                       "--lr", "0.01", capsys=capsys)
+                           "--lr", "0.01", capsys=capsys)
     assert first.returncode == 0, first.stderr
     resumed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
-                         "--lr", "0.003", "--resume", capsys=capsys)
+                             "--lr", "0.003", "--resume", capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch 1" in resumed.stdout
     assert "resuming with --epochs 2 (the run had 1)" in resumed.stdout
@@ -140,17 +140,17 @@ def test_init_starts_a_run_from_a_saved_models_weights(train_csv, tmp_path, caps
     assert run_in_process("train_vgg.py", "--data", train_csv, "--output", start, *TINY, capsys=capsys).returncode == 0
     tuned = tmp_path / "tuned.h5"
     result = run_in_process("train_vgg.py", "--data", train_csv, "--output", tuned, *TINY, "--seed", "5",
-                        "--init", start, "--lr", "1e-9", capsys=capsys)
+                            "--init", start, "--lr", "1e-9", capsys=capsys)
     assert result.returncode == 0, result.stderr
     assert f"starting from the weights of {start}" in result.stdout
     kernels = [keras.ops.convert_to_numpy(model_files.load_model(path).get_layer("fc2").kernel) for path in (start, tuned)]
     np.testing.assert_allclose(kernels[1], kernels[0], atol=1e-6)  # a learning rate of 1e-9 leaves them be
 
     wider = run_in_process("train_vgg.py", "--data", train_csv, "--output", tmp_path / "wider.h5", *TINY[:4],
-                       "--width", "0.25", "--init", start, capsys=capsys)
+                           "--width", "0.25", "--init", start, capsys=capsys)
     assert_clean_error(wider, str(start), "does not fit", "block1_conv1", "--width")
     inception = run_in_process("train_inception.py", "--data", train_csv, "--output", tmp_path / "inception.h5", *TINY,
-                           "--init", start, capsys=capsys)
+                               "--init", start, capsys=capsys)
     assert_clean_error(inception, "does not fit", "it has no layer")
 
 
@@ -203,7 +203,7 @@ def test_teachers_predictions_serve_the_resumed_run_and_the_next_student_beside_
     teacher = save_teacher(tmp_path / "teacher.h5", seed=1)
     output = tmp_path / "model.h5"
     timed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
-                       "--teacher", teacher, "--time-limit", "0.001", capsys=capsys)
+                           "--teacher", teacher, "--time-limit", "0.001", capsys=capsys)
     assert timed.returncode == 0, timed.stderr
     assert "predicting the 112 training faces with 1 teacher\n" in timed.stdout
     resumed = run_in_process("train_vgg.py", "--output", output, "--resume", capsys=capsys)
@@ -214,7 +214,7 @@ def test_teachers_predictions_serve_the_resumed_run_and_the_next_student_beside_
     assert_meets_model_contract(output)
 
     student = run_in_process("train_vgg.py", "--data", train_csv, "--output", tmp_path / "student.h5", *TINY, "--seed", "2",
-                         "--teacher", teacher, capsys=capsys)
+                             "--teacher", teacher, capsys=capsys)
     assert student.returncode == 0, student.stderr
     assert "reusing the teachers' predictions on the 112 training faces" in student.stdout
 
@@ -246,7 +246,7 @@ def test_teachers_predictions_are_reused_only_while_teachers_and_faces_are_uncha
 def test_time_limit_ends_the_run_after_an_epoch_and_resume_finishes_it(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
     timed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
-                       "--time-limit", "0.001", capsys=capsys)
+                           "--time-limit", "0.001", capsys=capsys)
     assert timed.returncode == 0, timed.stderr
     assert "time limit reached after epoch 1" in timed.stdout
     assert_meets_model_contract(output)
@@ -338,7 +338,7 @@ def test_ctrl_c_says_what_was_kept_and_resume_goes_on_from_there(train_csv, tmp_
 def test_resuming_a_finished_run_says_so_and_a_larger_patience_or_epochs_trains_on(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
     first = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "8",
-                       "--patience", "1", capsys=capsys)
+                           "--patience", "1", capsys=capsys)
     assert "stopped early" in first.stdout, first.stdout + first.stderr
     stopped_after = len(history_rows(output))
 
@@ -348,7 +348,7 @@ def test_resuming_a_finished_run_says_so_and_a_larger_patience_or_epochs_trains_
     assert "validation faces" not in again.stdout  # told before loading the data
 
     patient = run_in_process("train_vgg.py", "--output", output, "--resume", "--patience", "20",
-                         "--epochs", str(stopped_after + 1), capsys=capsys)
+                             "--epochs", str(stopped_after + 1), capsys=capsys)
     assert patient.returncode == 0, patient.stderr
     assert f"Epoch {stopped_after + 1}/{stopped_after + 1}" in patient.stdout
     assert len(history_rows(output)) == stopped_after + 1
@@ -361,7 +361,7 @@ def test_resuming_a_finished_run_says_so_and_a_larger_patience_or_epochs_trains_
 def test_resume_alone_continues_the_run_as_it_started_and_cosine_keeps_its_curve(train_csv, tmp_path, capsys):
     output = tmp_path / "model.h5"
     timed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "3",
-                       "--schedule", "cosine", "--lr", "0.02", "--time-limit", "0.001", capsys=capsys)
+                           "--schedule", "cosine", "--lr", "0.02", "--time-limit", "0.001", capsys=capsys)
     assert timed.returncode == 0, timed.stderr
     # Data, epochs, schedule and learning rate come from the resume point; the width is
     # built into the model, so a new one is refused with a warning.
@@ -379,7 +379,7 @@ def test_mixed_precision_trains_in_bfloat16_and_saves_the_learnt_weights_in_floa
 
     output = tmp_path / "model.h5"
     started = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, *TINY[2:], "--epochs", "2",
-                         "--mixed-precision", "--time-limit", "0.001", capsys=capsys)
+                             "--mixed-precision", "--time-limit", "0.001", capsys=capsys)
     assert started.returncode == 0, started.stderr
     trainer = keras.models.load_model(output.with_name("model.resume.keras"))
     learnt = trainer.layers[-1]
@@ -582,12 +582,12 @@ def test_a_diverged_epoch_is_not_kept_and_resume_with_a_lower_rate_goes_on_from_
     kept = output.read_bytes()
     # A learning rate this large sends the weights, and so the loss, to infinity or NaN.
     diverged = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--epochs", "3",
-                          "--lr", "1e12", capsys=capsys)
+                              "--lr", "1e12", capsys=capsys)
     assert_clean_error(diverged, "training diverged", "epoch 2", f"(epoch 1) is {output}", "--resume with a lower --lr")
     assert output.read_bytes() == kept
     assert [row["epoch"] for row in history_rows(output)] == ["1"]
     resumed = run_in_process("train_vgg.py", "--data", train_csv, "--output", output, "--resume", "--epochs", "2",
-                         "--lr", "0.003", capsys=capsys)
+                             "--lr", "0.003", capsys=capsys)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch 1" in resumed.stdout
     assert [row["epoch"] for row in history_rows(output)] == ["1", "2"]

@@ -164,7 +164,7 @@ def test_a_video_without_faces_says_so(tiny_models, tmp_path, capsys):
     path = tmp_path / "empty.mp4"
     video.write_demo_clip(path, [], blank_seconds=1, fps=FPS)
     result = run_in_process("predict.py", path, "--models", tiny_models[0], "--csv", tmp_path / "f.csv",
-                        "--annotate", tmp_path / "out", capsys=capsys)
+                            "--annotate", tmp_path / "out", capsys=capsys)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     last_line = result.stderr.strip().splitlines()[-1]  # after the progress lines
     assert last_line.startswith("error:") and "no face found in the 10 frames analysed" in last_line
